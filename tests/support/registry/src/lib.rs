@@ -1,0 +1,1 @@
+//! Registry fixture (see Cargo.toml description).
