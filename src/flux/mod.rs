@@ -1,0 +1,1 @@
+//! Flux semantics: kinds, references, readiness (pure, unit-tested).

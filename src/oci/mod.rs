@@ -1,0 +1,1 @@
+//! The OCI layer: references, artifacts, registry access.

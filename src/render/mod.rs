@@ -1,0 +1,44 @@
+//! Rendering reports into text: JSON/YAML documents and tables. Nothing
+//! here talks to the world.
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::error::{Error, ExitCode, Result};
+
+/// Serialize a report as JSON (pretty, trailing newline) or YAML.
+pub fn document<T: Serialize>(value: &T, format: OutputFormat) -> Result<String> {
+    let text = match format {
+        OutputFormat::Json | OutputFormat::Table => serde_json::to_string_pretty(value)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| e.to_string()),
+        OutputFormat::Yaml => serde_saphyr::to_string(value).map_err(|e| e.to_string()),
+    };
+    text.map_err(|e| {
+        Error::other(
+            ExitCode::Failure,
+            format!("cannot render the report: {e}"),
+            None,
+        )
+    })
+}
+
+/// A plain borderless table (kubectl style) with a header row.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.iter().map(|h| comfy_table::Cell::new(h)));
+    for row in rows {
+        t.add_row(row);
+    }
+    let mut s = String::new();
+    for line in t.to_string().lines() {
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
