@@ -1,1 +1,16 @@
 //! The OCI layer: references, artifacts, registry access.
+//!
+//! - [`reference`]: `oci://` references with distribution's grammar.
+//! - [`artifact`]: walk, ignore, check and pack a tree reproducibly; manifest bytes.
+//! - [`helm`]: Helm's OCI chart format.
+//! - [`annotations`]: source/revision/created from GitLab CI or git.
+//! - [`auth`]: where registry credentials come from.
+//! - [`registry`]: the distribution API client (uploads, manifests, retries).
+
+pub mod annotations;
+pub mod artifact;
+pub mod error;
+pub mod reference;
+
+pub use error::OciError;
+pub use reference::Reference;
