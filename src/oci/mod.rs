@@ -9,7 +9,9 @@
 
 pub mod annotations;
 pub mod artifact;
+pub mod auth;
 pub mod error;
+pub mod helm;
 pub mod reference;
 
 pub use error::OciError;
