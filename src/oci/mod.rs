@@ -13,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod helm;
 pub mod reference;
+pub mod registry;
 
 pub use error::OciError;
 pub use reference::Reference;
