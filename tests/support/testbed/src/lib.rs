@@ -11,3 +11,6 @@ pub mod apiserver;
 
 #[cfg(feature = "sim")]
 pub mod flux;
+
+#[cfg(feature = "sim")]
+pub mod oci;
