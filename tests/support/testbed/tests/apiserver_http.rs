@@ -50,7 +50,10 @@ impl Client {
         let resp = rb.send().await.expect("send");
         let code = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -58,11 +61,13 @@ impl Client {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.req(reqwest::Method::POST, path).json(&body)).await
+        self.send(self.req(reqwest::Method::POST, path).json(&body))
+            .await
     }
 
     async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.req(reqwest::Method::PUT, path).json(&body)).await
+        self.send(self.req(reqwest::Method::PUT, path).json(&body))
+            .await
     }
 
     async fn patch(&self, path: &str, ct: &str, body: Value) -> (u16, Value) {
@@ -458,7 +463,9 @@ async fn lists_and_selectors() {
     assert_eq!(v["apiVersion"], OCI);
     assert_eq!(rv(&v), store.resource_version());
     assert_eq!(names(&v), ["a", "b"]);
-    let (_, v) = c.get("/apis/source.toolkit.fluxcd.io/v1/ocirepositories").await;
+    let (_, v) = c
+        .get("/apis/source.toolkit.fluxcd.io/v1/ocirepositories")
+        .await;
     assert_eq!(names(&v), ["c", "a", "b"]); // sorted by namespace then name
     let q = |sel: &str| format!("{OCI_PATH}?labelSelector={}", urlencode(sel));
     assert_eq!(names(&c.get(&q("app=a")).await.1), ["a"]);
@@ -500,7 +507,9 @@ async fn events_through_both_apis() {
     assert_eq!(v["items"][0]["reason"], "OCIArtifactPullFailed");
     assert_eq!(v["items"][0]["involvedObject"]["name"], "a");
     let (_, v) = c
-        .get("/apis/events.k8s.io/v1/namespaces/flux-system/events?fieldSelector=regarding.name%3Da")
+        .get(
+            "/apis/events.k8s.io/v1/namespaces/flux-system/events?fieldSelector=regarding.name%3Da",
+        )
         .await;
     assert_eq!(v["items"][0]["note"], "boom");
     assert_eq!(v["items"][0]["type"], "Warning");
@@ -539,7 +548,9 @@ async fn watch_initial_live_resume_and_gone() {
     let mut elsewhere = ocirepo("z");
     elsewhere["metadata"]["namespace"] = json!("apps");
     store.create(elsewhere).unwrap();
-    store.delete(OCI, "OCIRepository", "flux-system", "a").unwrap();
+    store
+        .delete(OCI, "OCIRepository", "flux-system", "a")
+        .unwrap();
     let e = w.event().await;
     assert_eq!(e["type"], "DELETED");
     assert_eq!(e["object"]["metadata"]["name"], "a");
@@ -551,10 +562,19 @@ async fn watch_initial_live_resume_and_gone() {
         .await;
     let types: Vec<String> = [w.event().await, w.event().await, w.event().await]
         .iter()
-        .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["object"]["metadata"]["name"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap(),
+                e["object"]["metadata"]["name"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(types, ["ADDED b", "MODIFIED b", "DELETED a"]);
-    assert!(matches!(w.next(Duration::from_millis(300)).await, Next::Timeout));
+    assert!(matches!(
+        w.next(Duration::from_millis(300)).await,
+        Next::Timeout
+    ));
     drop(w);
 
     // Label selector filters watch events too.
@@ -563,7 +583,15 @@ async fn watch_initial_live_resume_and_gone() {
         .await;
     assert_eq!(w.event().await["object"]["metadata"]["name"], "b");
     store.create(ocirepo("c")).unwrap();
-    store.merge_patch(OCI, "OCIRepository", "flux-system", "b", json!({"spec": {"suspend": true}})).unwrap();
+    store
+        .merge_patch(
+            OCI,
+            "OCIRepository",
+            "flux-system",
+            "b",
+            json!({"spec": {"suspend": true}}),
+        )
+        .unwrap();
     let e = w.event().await;
     assert_eq!(e["type"], "MODIFIED");
     assert_eq!(e["object"]["metadata"]["name"], "b");
@@ -585,7 +613,9 @@ async fn watch_initial_live_resume_and_gone() {
     let mut w = c
         .watch(&format!("{OCI_PATH}?watch=true&resourceVersion={now}"))
         .await;
-    store.delete(OCI, "OCIRepository", "flux-system", "c").unwrap();
+    store
+        .delete(OCI, "OCIRepository", "flux-system", "c")
+        .unwrap();
     assert_eq!(w.event().await["type"], "DELETED");
 }
 
@@ -627,7 +657,9 @@ async fn bookmarks_and_timeout() {
     let store = s.store();
     let rv0 = store.resource_version();
     let mut w = c
-        .watch(&format!("{KS_PATH}?watch=true&allowWatchBookmarks=true&resourceVersion={rv0}"))
+        .watch(&format!(
+            "{KS_PATH}?watch=true&allowWatchBookmarks=true&resourceVersion={rv0}"
+        ))
         .await;
     // A write to another kind moves the bookmark's resourceVersion on.
     store.create(ocirepo("a")).unwrap();
@@ -648,15 +680,21 @@ async fn bookmarks_and_timeout() {
         }
     }
     // timeoutSeconds ends the stream cleanly.
-    let mut w = c.watch(&format!("{KS_PATH}?watch=true&timeoutSeconds=1")).await;
+    let mut w = c
+        .watch(&format!("{KS_PATH}?watch=true&timeoutSeconds=1"))
+        .await;
     assert!(matches!(w.next(Duration::from_secs(5)).await, Next::End));
     // Streaming list: initial events, then a bookmark marking their end.
     let mut w = c
         .watch(&format!("{OCI_PATH}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"))
         .await;
-    let Next::Event(e) = w.next(Duration::from_secs(5)).await else { panic!() };
+    let Next::Event(e) = w.next(Duration::from_secs(5)).await else {
+        panic!()
+    };
     assert_eq!(e["type"], "ADDED");
-    let Next::Event(e) = w.next(Duration::from_secs(5)).await else { panic!() };
+    let Next::Event(e) = w.next(Duration::from_secs(5)).await else {
+        panic!()
+    };
     assert_eq!(e["type"], "BOOKMARK");
     assert_eq!(
         e["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
@@ -712,7 +750,8 @@ async fn fault_latency_deny_and_request_log() {
     let t = std::time::Instant::now();
     assert_eq!(c.get("/api").await.0, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
-    s.faults().deny("patch", "ocirepositories", Some("flux-system"));
+    s.faults()
+        .deny("patch", "ocirepositories", Some("flux-system"));
     s.faults().deny("list", "kustomizations", None);
     let (code, v) = c
         .patch(
@@ -727,7 +766,9 @@ async fn fault_latency_deny_and_request_log() {
         v["message"],
         "ocirepositories.source.toolkit.fluxcd.io \"x\" is forbidden: User \"system:serviceaccount:default:testbed\" cannot patch resource \"ocirepositories\" in API group \"source.toolkit.fluxcd.io\" in the namespace \"flux-system\""
     );
-    let (code, v) = c.get("/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations").await;
+    let (code, v) = c
+        .get("/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations")
+        .await;
     assert_eq!(code, 403);
     assert_eq!(
         v["message"],
@@ -761,7 +802,10 @@ async fn fault_latency_deny_and_request_log() {
         patches[1].content_type.as_deref(),
         Some("application/merge-patch+json")
     );
-    assert_eq!(patches[1].body, Some(json!({"metadata": {"annotations": {"a": "b"}}})));
+    assert_eq!(
+        patches[1].body,
+        Some(json!({"metadata": {"annotations": {"a": "b"}}}))
+    );
     s.clear_requests();
     assert!(s.requests().is_empty());
 }
@@ -782,18 +826,27 @@ async fn bad_requests_do_not_panic() {
         let (code, _) = c.get(p).await;
         assert!(code == 404 || code == 200, "{p}: {code}");
     }
-    let (code, _) = c.get(&format!("{OCI_PATH}?watch=true&resourceVersion=abc")).await;
+    let (code, _) = c
+        .get(&format!("{OCI_PATH}?watch=true&resourceVersion=abc"))
+        .await;
     assert_eq!(code, 400);
     let (code, _) = c
         .send(c.req(reqwest::Method::POST, &format!("{OCI_PATH}/x")))
         .await;
     assert_eq!(code, 405);
     let (code, _) = c
-        .patch(&format!("{OCI_PATH}/x"), "application/json-patch+json", json!({"not": "a patch"}))
+        .patch(
+            &format!("{OCI_PATH}/x"),
+            "application/json-patch+json",
+            json!({"not": "a patch"}),
+        )
         .await;
     assert_eq!(code, 422);
     let (code, v) = c
-        .post(OCI_PATH, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}))
+        .post(
+            OCI_PATH,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+        )
         .await;
     assert_eq!(code, 400, "{v}");
 }

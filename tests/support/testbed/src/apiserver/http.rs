@@ -19,7 +19,9 @@ use super::store::{StoreError, StoreEvent, apply_merge_patch, core_event_to_even
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
 fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|n: Infallible| match n {}).boxed()
+    Full::new(b.into())
+        .map_err(|n: Infallible| match n {})
+        .boxed()
 }
 
 fn json_response(code: StatusCode, v: &Value) -> Response<Body> {
@@ -48,7 +50,12 @@ fn status_obj(code: u16, reason: &str, message: &str, details: Option<Value>) ->
     s
 }
 
-fn status_response(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response<Body> {
+fn status_response(
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<Value>,
+) -> Response<Body> {
     json_response(
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         &status_obj(code, reason, message, details),
@@ -61,6 +68,17 @@ fn not_found_path() -> Response<Body> {
         "NotFound",
         "the server could not find the requested resource",
         Some(json!({})),
+    )
+}
+
+fn unsupported_media_type(ct: &str) -> Response<Body> {
+    status_response(
+        415,
+        "UnsupportedMediaType",
+        &format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})"
+        ),
+        None,
     )
 }
 
@@ -111,13 +129,27 @@ fn store_error(rk: &ResourceKind, name: &str, e: &StoreError) -> Response<Body> 
             if name.is_empty() {
                 d.as_object_mut().map(|o| o.remove("name"));
             }
-            status_response(422, "Invalid", &format!("{kind_q} \"{name}\" is invalid: {m}"), Some(d))
+            status_response(
+                422,
+                "Invalid",
+                &format!("{kind_q} \"{name}\" is invalid: {m}"),
+                Some(d),
+            )
         }
-        StoreError::UnknownKind(k) => bad_request(&format!("no kind {k:?} is registered for this resource")),
+        StoreError::UnknownKind(k) => {
+            bad_request(&format!("no kind {k:?} is registered for this resource"))
+        }
     }
 }
 
-fn forbidden(shared: &Shared, rk: &ResourceKind, verb: &str, name: &str, sub: Option<&str>, ns: Option<&str>) -> Response<Body> {
+fn forbidden(
+    shared: &Shared,
+    rk: &ResourceKind,
+    verb: &str,
+    name: &str,
+    sub: Option<&str>,
+    ns: Option<&str>,
+) -> Response<Body> {
     let q = rk.qualified();
     let subject = if name.is_empty() {
         q.clone()
@@ -153,29 +185,43 @@ enum Route {
     GroupList,
     Group(String),
     ResourceList(String, String),
+    OpenApiV3Root,
+    OpenApiV3(String, String),
     Resource(Target),
     NotFound,
 }
 
 fn route(shared: &Shared, path: &str) -> Route {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return Route::Version,
         ["api"] => return Route::ApiVersions,
         ["apis"] => return Route::GroupList,
         ["apis", g] => return Route::Group(g.to_string()),
+        ["openapi", "v3"] => return Route::OpenApiV3Root,
+        ["openapi", "v3", "api", v] => return Route::OpenApiV3(String::new(), v.to_string()),
+        ["openapi", "v3", "apis", g, v] => return Route::OpenApiV3(g.to_string(), v.to_string()),
         ["api", v, rest @ ..] => ("", v, rest),
         ["apis", g, v, rest @ ..] => (g, v, rest),
         _ => return Route::NotFound,
     };
     let kinds = shared.store.kinds();
-    if !kinds.all().any(|k| k.group == group && k.version == version) {
+    if !kinds
+        .all()
+        .any(|k| k.group == group && k.version == version)
+    {
         return Route::NotFound;
     }
     if rest.is_empty() {
         return Route::ResourceList(group.to_string(), version.to_string());
     }
-    let core_ns_object = group.is_empty() && rest[0] == "namespaces" && (rest.len() <= 2 || (rest.len() == 3 && rest[2] == "status"));
+    let core_ns_object = group.is_empty()
+        && rest[0] == "namespaces"
+        && (rest.len() <= 2 || (rest.len() == 3 && rest[2] == "status"));
     let (namespace, rest) = if rest[0] == "namespaces" && rest.len() >= 3 && !core_ns_object {
         (Some(rest[1].to_string()), &rest[2..])
     } else {
@@ -189,10 +235,10 @@ fn route(shared: &Shared, path: &str) -> Route {
     if rest.len() > 3 {
         return Route::NotFound;
     }
-    if let Some(s) = &sub {
-        if s != "status" || !rk.status {
-            return Route::NotFound;
-        }
+    if let Some(s) = &sub
+        && (s != "status" || !rk.status)
+    {
+        return Route::NotFound;
     }
     // A namespaced object must be addressed within its namespace.
     if rk.namespaced && name.is_some() && namespace.is_none() {
@@ -201,11 +247,18 @@ fn route(shared: &Shared, path: &str) -> Route {
     if !rk.namespaced && namespace.is_some() {
         return Route::NotFound;
     }
-    Route::Resource(Target { rk, namespace, name, sub })
+    Route::Resource(Target {
+        rk,
+        namespace,
+        name,
+        sub,
+    })
 }
 
 fn query_map(query: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn param<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -226,7 +279,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
     let header = |h: hyper::header::HeaderName| {
-        parts.headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
+        parts
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
     let content_type = header(hyper::header::CONTENT_TYPE);
     let accept = header(hyper::header::ACCEPT).unwrap_or_default();
@@ -234,7 +291,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     let body_json: Option<Value> = if body.is_empty() {
         None
     } else {
-        Some(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())))
+        Some(
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+        )
     };
     shared
         .requests
@@ -281,9 +341,24 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             None => not_found_path(),
         },
         Route::ResourceList(g, v) => json_response(StatusCode::OK, &resource_list(&shared, &g, &v)),
+        Route::OpenApiV3Root => json_response(StatusCode::OK, &openapi_v3_root(&shared)),
+        Route::OpenApiV3(g, v) => match openapi_v3_gv(&shared, &g, &v) {
+            Some(doc) => json_response(StatusCode::OK, &doc),
+            None => not_found_path(),
+        },
         Route::NotFound => not_found_path(),
         Route::Resource(t) => {
-            resource(&shared, parts.method, t, &q, content_type.as_deref(), &accept, &body, body_json).await
+            resource(
+                &shared,
+                parts.method,
+                t,
+                &q,
+                content_type.as_deref(),
+                &accept,
+                &body,
+                body_json,
+            )
+            .await
         }
     }
 }
@@ -295,6 +370,77 @@ fn version() -> Value {
         "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.4",
         "compiler": "gc", "platform": "linux/amd64"
     })
+}
+
+/// The OpenAPI v3 index: one document per served group/version.
+fn openapi_v3_root(shared: &Shared) -> Value {
+    let mut paths = serde_json::Map::new();
+    let mut gvs: Vec<(String, String)> = Vec::new();
+    for k in shared.store.kinds().all() {
+        let gv = (k.group.to_string(), k.version.to_string());
+        if !gvs.contains(&gv) {
+            gvs.push(gv);
+        }
+    }
+    for (g, v) in gvs {
+        let p = if g.is_empty() {
+            format!("api/{v}")
+        } else {
+            format!("apis/{g}/{v}")
+        };
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=testbed")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// A minimal OpenAPI v3 document for one group/version: just enough for
+/// kubectl to see that the server validates fields itself (a PATCH
+/// operation per kind, tagged with its GVK, taking `fieldValidation`), so
+/// `kubectl apply`/`create -f` skip client-side schema validation.
+fn openapi_v3_gv(shared: &Shared, group: &str, version: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    for k in shared
+        .store
+        .kinds()
+        .all()
+        .filter(|k| k.group == group && k.version == version)
+    {
+        let prefix = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let p = if k.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", k.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", k.plural)
+        };
+        paths.insert(p, json!({
+            "patch": {
+                "operationId": format!("patch{}", k.kind),
+                "parameters": [
+                    {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}
+                ],
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": k.group, "version": k.version, "kind": k.kind},
+                "responses": {"200": {"description": "OK"}}
+            }
+        }));
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0-testbed"},
+        "paths": paths,
+        "components": {"schemas": {}}
+    }))
 }
 
 fn group_list(shared: &Shared) -> Value {
@@ -316,7 +462,12 @@ fn group_list(shared: &Shared) -> Value {
 
 fn resource_list(shared: &Shared, group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for k in shared.store.kinds().all().filter(|k| k.group == group && k.version == version) {
+    for k in shared
+        .store
+        .kinds()
+        .all()
+        .filter(|k| k.group == group && k.version == version)
+    {
         let mut r = json!({
             "name": k.plural, "singularName": k.singular, "namespaced": k.namespaced, "kind": k.kind,
             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
@@ -335,7 +486,11 @@ fn resource_list(shared: &Shared, group: &str, version: &str) -> Value {
             }));
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
@@ -384,12 +539,36 @@ async fn resource(
         (&Method::DELETE, true) => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
-            return status_response(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", None);
+            return status_response(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                None,
+            );
         }
     };
     if shared.faults.denied(verb, rk.plural, sub, ns) {
         return forbidden(shared, rk, verb, name, sub, ns);
     }
+    // Bodies of create/update: JSON or YAML. Anything else (protobuf,
+    // CBOR) gets 415, on which client-go falls back to JSON.
+    let body = if verb == "create" || verb == "update" {
+        let ct = content_type
+            .unwrap_or("application/json")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        match ct {
+            "application/json" | "" | "*/*" => body,
+            "application/yaml" => {
+                serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(raw_body)).ok()
+            }
+            other => return unsupported_media_type(other),
+        }
+    } else {
+        body
+    };
     match verb {
         "get" => match store.get(&av, rk.kind, ns.unwrap_or(""), name) {
             Some(o) => json_response(StatusCode::OK, &o),
@@ -421,15 +600,19 @@ async fn resource(
         "watch" => watch(shared, rk, ns, q).await,
         "create" => {
             let Some(mut obj) = body.filter(Value::is_object) else {
-                return bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
+                return bad_request(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                );
             };
-            if let Err(r) = fix_type(rk, &mut obj) {
-                return r;
+            if let Err(e) = fix_type(rk, &mut obj) {
+                return bad_request(&e);
             }
             if rk.namespaced {
                 match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
                     Some(n) if !n.is_empty() && Some(n) != ns => {
-                        return bad_request("the namespace of the provided object does not match the namespace sent on the request");
+                        return bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        );
                     }
                     _ => {
                         if !obj.get("metadata").is_some_and(Value::is_object) {
@@ -439,7 +622,11 @@ async fn resource(
                     }
                 }
             }
-            let oname = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let oname = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             if truthy(param(q, "dryRun")) || param(q, "dryRun") == Some("All") {
                 return json_response(StatusCode::CREATED, &obj);
             }
@@ -450,24 +637,30 @@ async fn resource(
         }
         "update" => {
             let Some(mut obj) = body.filter(Value::is_object) else {
-                return bad_request("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
+                return bad_request(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+                );
             };
-            if let Err(r) = fix_type(rk, &mut obj) {
-                return r;
+            if let Err(e) = fix_type(rk, &mut obj) {
+                return bad_request(&e);
             }
             if !obj.get("metadata").is_some_and(Value::is_object) {
                 obj["metadata"] = json!({});
             }
             match obj.pointer("/metadata/name").and_then(Value::as_str) {
                 Some(n) if n != name => {
-                    return bad_request(&format!("the name of the object ({n}) does not match the name on the URL ({name})"));
+                    return bad_request(&format!(
+                        "the name of the object ({n}) does not match the name on the URL ({name})"
+                    ));
                 }
                 _ => obj["metadata"]["name"] = json!(name),
             }
             if rk.namespaced {
                 match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
                     Some(n) if !n.is_empty() && Some(n) != ns => {
-                        return bad_request("the namespace of the provided object does not match the namespace sent on the request");
+                        return bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        );
                     }
                     _ => obj["metadata"]["namespace"] = json!(ns.unwrap_or("")),
                 }
@@ -482,7 +675,16 @@ async fn resource(
                 Err(e) => store_error(rk, name, &e),
             }
         }
-        "patch" => patch(shared, rk, ns.unwrap_or(""), name, sub, content_type, raw_body, body),
+        "patch" => patch(
+            shared,
+            rk,
+            ns.unwrap_or(""),
+            name,
+            sub,
+            content_type,
+            raw_body,
+            body,
+        ),
         "delete" => match store.delete(&av, rk.kind, ns.unwrap_or(""), name) {
             Ok(o) => json_response(
                 StatusCode::OK,
@@ -497,25 +699,25 @@ async fn resource(
 }
 
 /// Fill in apiVersion/kind from the URL; reject a body for another kind.
-fn fix_type(rk: &ResourceKind, obj: &mut Value) -> Result<(), Response<Body>> {
+fn fix_type(rk: &ResourceKind, obj: &mut Value) -> Result<(), String> {
     let av = rk.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         Some(a) if a != av => {
             let (g, _) = split_api_version(a);
             if g != rk.group {
-                return Err(bad_request(&format!(
+                return Err(format!(
                     "the API version in the data ({a}) does not match the expected API version ({av})"
-                )));
+                ));
             }
         }
         _ => {}
     }
     match obj.get("kind").and_then(Value::as_str) {
         Some(k) if k != rk.kind => {
-            return Err(bad_request(&format!(
+            return Err(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
                 rk.kind
-            )));
+            ));
         }
         _ => {}
     }
@@ -536,14 +738,23 @@ fn patch(
     body: Option<Value>,
 ) -> Response<Body> {
     let av = rk.api_version();
-    let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
+    let ct = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let status = sub == Some("status");
     let store = &shared.store;
     let res = match ct.as_str() {
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            let Some(p) = body.filter(Value::is_object) else {
+            let Some(mut p) = body.filter(Value::is_object) else {
                 return bad_request("the body of the request was in an unknown format");
             };
+            if ct == "application/strategic-merge-patch+json" {
+                strip_directives(&mut p);
+            }
             store.patch_with(&av, rk.kind, ns, name, status, |o| {
                 apply_merge_patch(o, &p);
                 Ok(())
@@ -552,7 +763,14 @@ fn patch(
         "application/json-patch+json" => {
             let p: json_patch::Patch = match body.map(serde_json::from_value) {
                 Some(Ok(p)) => p,
-                _ => return status_response(422, "Invalid", "the json patch is not a valid RFC 6902 patch", None),
+                _ => {
+                    return status_response(
+                        422,
+                        "Invalid",
+                        "the json patch is not a valid RFC 6902 patch",
+                        None,
+                    );
+                }
             };
             store.patch_with(&av, rk.kind, ns, name, status, |o| {
                 json_patch::patch(o, &p).map_err(|e| StoreError::Invalid(e.to_string()))
@@ -566,8 +784,8 @@ fn patch(
                 Err(e) => return bad_request(&format!("error decoding YAML: {e}")),
             };
             let mut obj = obj;
-            if let Err(r) = fix_type(rk, &mut obj) {
-                return r;
+            if let Err(e) = fix_type(rk, &mut obj) {
+                return bad_request(&e);
             }
             if store.get(&av, rk.kind, ns, name).is_none() && !status {
                 if !obj.get("metadata").is_some_and(Value::is_object) {
@@ -587,14 +805,7 @@ fn patch(
                 Ok(())
             })
         }
-        other => {
-            return status_response(
-                415,
-                "UnsupportedMediaType",
-                &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {other:?})"),
-                None,
-            );
-        }
+        other => return unsupported_media_type(other),
     };
     match res {
         Ok(o) => json_response(StatusCode::OK, &o),
@@ -602,6 +813,19 @@ fn patch(
             status_response(422, "Invalid", &m, None)
         }
         Err(e) => store_error(rk, name, &e),
+    }
+}
+
+/// Drop strategic-merge directives (`$patch`, `$setElementOrder/...`,
+/// `$retainKeys`, ...): the emulator treats such patches as merge patches.
+fn strip_directives(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with('$'));
+            m.values_mut().for_each(strip_directives);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_directives),
+        _ => {}
     }
 }
 
@@ -613,17 +837,30 @@ fn watch_line(type_: &str, obj: &Value) -> Bytes {
 
 /// Does a store event belong to this watch? Returns the object as presented.
 fn event_for(rk: &ResourceKind, ns: Option<&str>, f: &Filters, ev: &StoreEvent) -> Option<Value> {
-    let av = ev.object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let av = ev
+        .object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let kind = ev.object.get("kind").and_then(Value::as_str).unwrap_or("");
     let (g, _) = split_api_version(av);
-    let (want_g, want_kind) = if rk.is_events_k8s_io() { ("", "Event") } else { (rk.group, rk.kind) };
+    let (want_g, want_kind) = if rk.is_events_k8s_io() {
+        ("", "Event")
+    } else {
+        (rk.group, rk.kind)
+    };
     if g != want_g || kind != want_kind {
         return None;
     }
-    if let Some(ns) = ns {
-        if rk.namespaced && ev.object.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns) {
-            return None;
-        }
+    if let Some(ns) = ns
+        && rk.namespaced
+        && ev
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            != Some(ns)
+    {
+        return None;
     }
     if !f.matches(&ev.object) {
         return None;
@@ -637,7 +874,12 @@ fn event_for(rk: &ResourceKind, ns: Option<&str>, f: &Filters, ev: &StoreEvent) 
 
 type Chunk = Result<Frame<Bytes>, std::io::Error>;
 
-async fn watch(shared: &Arc<Shared>, rk: &'static ResourceKind, ns: Option<&str>, q: &[(String, String)]) -> Response<Body> {
+async fn watch(
+    shared: &Arc<Shared>,
+    rk: &'static ResourceKind,
+    ns: Option<&str>,
+    q: &[(String, String)],
+) -> Response<Body> {
     let f = match filters(q) {
         Ok(f) => f,
         Err(e) => return bad_request(&e),
@@ -653,10 +895,16 @@ async fn watch(shared: &Arc<Shared>, rk: &'static ResourceKind, ns: Option<&str>
         }
     };
     let bookmarks = truthy(param(q, "allowWatchBookmarks"));
-    let timeout = param(q, "timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+    let timeout = param(q, "timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs);
     let (replay, current_rv, rx) = shared.store.watch_from(from);
     let (tx, out_rx) = mpsc::channel::<Chunk>(64);
-    let body_stream = futures::stream::unfold(out_rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let body_stream =
+        futures::stream::unfold(
+            out_rx,
+            |mut rx| async move { rx.recv().await.map(|x| (x, rx)) },
+        );
     let mut resp = Response::new(StreamBody::new(body_stream).boxed());
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -670,7 +918,11 @@ async fn watch(shared: &Arc<Shared>, rk: &'static ResourceKind, ns: Option<&str>
             let st = status_obj(
                 410,
                 "Expired",
-                &format!("too old resource version: {} ({})", from.unwrap_or(0), current_rv),
+                &format!(
+                    "too old resource version: {} ({})",
+                    from.unwrap_or(0),
+                    current_rv
+                ),
                 None,
             );
             let _ = tx.send(Ok(Frame::data(watch_line("ERROR", &st)))).await;
@@ -678,17 +930,24 @@ async fn watch(shared: &Arc<Shared>, rk: &'static ResourceKind, ns: Option<&str>
         };
         let mut last_rv = from.unwrap_or(current_rv);
         for ev in &replay {
-            if let Some(o) = event_for(rk, ns.as_deref(), &f, ev) {
-                if tx.send(Ok(Frame::data(watch_line(ev.kind.as_watch_type(), &o)))).await.is_err() {
-                    return;
-                }
+            if let Some(o) = event_for(rk, ns.as_deref(), &f, ev)
+                && tx
+                    .send(Ok(Frame::data(watch_line(ev.kind.as_watch_type(), &o))))
+                    .await
+                    .is_err()
+            {
+                return;
             }
             last_rv = last_rv.max(ev.resource_version());
         }
         if send_initial && bookmarks {
             let b = json!({"kind": rk.kind, "apiVersion": av, "metadata": {"resourceVersion": current_rv.to_string(),
                 "annotations": {"k8s.io/initial-events-end": "true"}}});
-            if tx.send(Ok(Frame::data(watch_line("BOOKMARK", &b)))).await.is_err() {
+            if tx
+                .send(Ok(Frame::data(watch_line("BOOKMARK", &b))))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -737,9 +996,8 @@ async fn run_watch(
                 loop {
                     match rx.try_recv() {
                         Ok(ev) => {
-                            if let Some(line) = send_ev(&ev, &mut last_rv) {
-                                if tx.send(Ok(Frame::data(line))).await.is_err() { return; }
-                            }
+                            if let Some(line) = send_ev(&ev, &mut last_rv)
+                                && tx.send(Ok(Frame::data(line))).await.is_err() { return; }
                         }
                         Err(broadcast::error::TryRecvError::Empty) => break,
                         Err(_) => {
@@ -754,9 +1012,8 @@ async fn run_watch(
             }
             ev = rx.recv() => match ev {
                 Ok(ev) => {
-                    if let Some(line) = send_ev(&ev, &mut last_rv) {
-                        if tx.send(Ok(Frame::data(line))).await.is_err() { return; }
-                    }
+                    if let Some(line) = send_ev(&ev, &mut last_rv)
+                        && tx.send(Ok(Frame::data(line))).await.is_err() { return; }
                 }
                 Err(_) => {
                     let _ = tx.send(Err(std::io::Error::other("watch lagged"))).await;
@@ -766,4 +1023,3 @@ async fn run_watch(
         }
     }
 }
-

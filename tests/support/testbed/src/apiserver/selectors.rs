@@ -113,7 +113,9 @@ impl Selector {
                     op: Op::Exists,
                 }
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             if req.key.is_empty() || req.key.contains(char::is_whitespace) {
                 return Err(format!("unable to parse requirement: {part:?}"));

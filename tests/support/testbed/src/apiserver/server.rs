@@ -169,7 +169,13 @@ impl Faults {
         self.inner.store.compact();
     }
 
-    pub(crate) fn denied(&self, verb: &str, resource: &str, sub: Option<&str>, ns: Option<&str>) -> bool {
+    pub(crate) fn denied(
+        &self,
+        verb: &str,
+        resource: &str,
+        sub: Option<&str>,
+        ns: Option<&str>,
+    ) -> bool {
         let full = match sub {
             Some(s) => format!("{resource}/{s}"),
             None => resource.to_string(),
@@ -304,7 +310,8 @@ impl ApiServer {
     /// token) and `context` as the current context.
     pub fn kubeconfig(&self, context: &str, namespace: Option<&str>) -> String {
         let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        let mut out = String::from("apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n");
+        let mut out =
+            String::from("apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n");
         out += &format!("    server: {}\n", q(&self.url));
         if let Some(ca) = &self.ca_pem {
             let b64 = base64::engine::general_purpose::STANDARD.encode(ca.as_bytes());

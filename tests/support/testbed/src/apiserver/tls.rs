@@ -42,7 +42,9 @@ pub(crate) fn generate() -> anyhow::Result<Tls> {
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).context("server certificate")?;
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .context("server certificate")?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
