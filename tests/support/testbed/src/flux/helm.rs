@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::util::{
-    self, FORCE_AT, REQUESTED_AT, RESET_AT, annotation, condition, generation_of,
-    remove_condition, set_condition, status_map, str_at,
+    self, FORCE_AT, REQUESTED_AT, RESET_AT, annotation, condition, generation_of, remove_condition,
+    set_condition, status_map, str_at,
 };
 use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_MESSAGE, Shared, WorkerState};
 use crate::oci;
@@ -25,12 +25,21 @@ pub(crate) struct ResolvedChart {
     pub annotations: Map<String, Value>,
     /// `sha256:<hex>` of the OCI manifest (OCI chartRef only).
     pub oci_digest: Option<String>,
+    /// The OCIRepository artifact revision the chart was read from.
+    pub source_revision: Option<String>,
 }
 
 /// Where the chart comes from, and the source revision for change detection.
 enum ChartSource {
-    Oci { ns: String, name: String },
-    Template { chart: String, version: String, source_ns: String },
+    Oci {
+        ns: String,
+        name: String,
+    },
+    Template {
+        chart: String,
+        version: String,
+        source_ns: String,
+    },
     Unsupported(String),
 }
 
@@ -54,7 +63,11 @@ fn chart_source(obj: &Value, own_ns: &str) -> ChartSource {
         };
     }
     if let Some(c) = obj.pointer("/spec/chart/spec") {
-        let chart = c.get("chart").and_then(Value::as_str).unwrap_or("").to_string();
+        let chart = c
+            .get("chart")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let version = c
             .get("version")
             .and_then(Value::as_str)
@@ -80,7 +93,9 @@ fn chart_source(obj: &Value, own_ns: &str) -> ChartSource {
 }
 
 /// Read `<chart>/Chart.yaml` from a chart tarball.
-pub(crate) fn read_chart(layer: &[u8]) -> Result<(String, String, String, Map<String, Value>), String> {
+pub(crate) fn read_chart(
+    layer: &[u8],
+) -> Result<(String, String, String, Map<String, Value>), String> {
     let files = oci::unpack_tar_gz(layer).map_err(|e| format!("failed to load chart: {e:#}"))?;
     let (path, bytes) = files
         .iter()
@@ -89,7 +104,8 @@ pub(crate) fn read_chart(layer: &[u8]) -> Result<(String, String, String, Map<St
             segs.len() == 2 && segs[1] == "Chart.yaml"
         })
         .ok_or_else(|| "failed to load chart: Chart.yaml file is missing".to_string())?;
-    let text = std::str::from_utf8(bytes).map_err(|_| format!("failed to load chart: {path}: invalid UTF-8"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| format!("failed to load chart: {path}: invalid UTF-8"))?;
     let meta: Value =
         serde_saphyr::from_str(text).map_err(|e| format!("failed to load chart: {path}: {e}"))?;
     let s = |k: &str| -> String {
@@ -101,7 +117,9 @@ pub(crate) fn read_chart(layer: &[u8]) -> Result<(String, String, String, Map<St
     };
     let (name, version) = (s("name"), s("version"));
     if name.is_empty() || version.is_empty() {
-        return Err(format!("failed to load chart: {path}: name and version are required"));
+        return Err(format!(
+            "failed to load chart: {path}: name and version are required"
+        ));
     }
     let annotations = meta
         .get("annotations")
@@ -124,6 +142,7 @@ fn resolve(sh: &Shared, src: &ChartSource) -> Result<ResolvedChart, (&'static st
                 app_version: v,
                 annotations: Map::new(),
                 oci_digest: None,
+                source_revision: None,
             })
         }
         ChartSource::Oci { ns, name } => {
@@ -155,6 +174,7 @@ fn resolve(sh: &Shared, src: &ChartSource) -> Result<ResolvedChart, (&'static st
                 app_version,
                 annotations,
                 oci_digest: Some(art.manifest_digest.clone()),
+                source_revision: Some(art.revision.clone()),
             })
         }
     }
@@ -213,7 +233,10 @@ pub(crate) async fn reconcile(
 
     let resolved = resolve(sh, &src);
     // A new generation or a new chart starts a fresh remediation budget.
-    let new_target = status.get("lastAttemptedGeneration").and_then(Value::as_i64) != Some(generation)
+    let new_target = status
+        .get("lastAttemptedGeneration")
+        .and_then(Value::as_i64)
+        != Some(generation)
         || resolved.as_ref().ok().map(|c| c.version.as_str())
             != status.get("lastAttemptedRevision").and_then(Value::as_str);
     if new_target {
@@ -232,7 +255,12 @@ pub(crate) async fn reconcile(
     }
 
     let chart = match resolved {
-        Ok(c) => c,
+        Ok(c) => {
+            if c.source_revision.is_some() {
+                st.last_source_revision = c.source_revision.clone();
+            }
+            c
+        }
         Err((reason, msg)) => {
             fail_soft(sh, key, &obj, status, reason, &msg, generation);
             st.requeue_after(sh.cfg.requeue_delay);
@@ -245,15 +273,22 @@ pub(crate) async fn reconcile(
         st.requeue_after(sh.cfg.requeue_delay);
         return;
     }
-    if let ChartSource::Template {
-        source_ns, ..
-    } = &src
-    {
-        status.insert("helmChart".into(), json!(format!("{source_ns}/{}-{}", key.ns, key.name)));
+    if let ChartSource::Template { source_ns, .. } = &src {
+        status.insert(
+            "helmChart".into(),
+            json!(format!("{source_ns}/{}-{}", key.ns, key.name)),
+        );
     }
 
-    let values = obj.pointer("/spec/values").cloned().unwrap_or_else(|| json!({}));
-    let config_digest = util::sha256_digest(serde_json::to_string(&values).unwrap_or_default().as_bytes());
+    let values = obj
+        .pointer("/spec/values")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let config_digest = util::sha256_digest(
+        serde_json::to_string(&values)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     let history: Vec<Value> = status
         .get("history")
         .and_then(Value::as_array)
@@ -277,13 +312,23 @@ pub(crate) async fn reconcile(
                 .and_then(Value::as_str)
                 .unwrap_or("Helm release is up to date")
                 .to_string();
-            set_condition(&mut status, "Ready", "True", "UpgradeSucceeded", &msg, generation);
+            set_condition(
+                &mut status,
+                "Ready",
+                "True",
+                "UpgradeSucceeded",
+                &msg,
+                generation,
+            );
             sh.record_ready(key, &chart.version);
         } else {
             let (reason, msg) = condition(&status, "Ready")
                 .map(|c| {
                     (
-                        c["reason"].as_str().unwrap_or("UpgradeSucceeded").to_string(),
+                        c["reason"]
+                            .as_str()
+                            .unwrap_or("UpgradeSucceeded")
+                            .to_string(),
                         c["message"].as_str().unwrap_or("").to_string(),
                     )
                 })
@@ -309,14 +354,30 @@ pub(crate) async fn reconcile(
     let release_name = str_at(&obj, "/spec/releaseName")
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-        .unwrap_or_else(|| match str_at(&obj, "/spec/targetNamespace").filter(|s| !s.is_empty()) {
-            Some(tn) => format!("{tn}-{}", key.name),
-            None => key.name.clone(),
-        });
+        .unwrap_or_else(
+            || match str_at(&obj, "/spec/targetNamespace").filter(|s| !s.is_empty()) {
+                Some(tn) => format!("{tn}-{}", key.name),
+                None => key.name.clone(),
+            },
+        );
 
     let progress_msg = format!("Running '{action}' action with timeout of 5m0s");
-    set_condition(&mut status, "Reconciling", "True", "Progressing", &progress_msg, generation);
-    set_condition(&mut status, "Ready", "Unknown", "Progressing", &progress_msg, generation);
+    set_condition(
+        &mut status,
+        "Reconciling",
+        "True",
+        "Progressing",
+        &progress_msg,
+        generation,
+    );
+    set_condition(
+        &mut status,
+        "Ready",
+        "Unknown",
+        "Progressing",
+        &progress_msg,
+        generation,
+    );
     status.insert("lastAttemptedRevision".into(), json!(chart.version));
     match &chart.oci_digest {
         Some(d) => status.insert("lastAttemptedRevisionDigest".into(), json!(d)),
@@ -325,7 +386,10 @@ pub(crate) async fn reconcile(
     status.insert("lastAttemptedGeneration".into(), json!(generation));
     status.insert("lastAttemptedReleaseAction".into(), json!(action));
     status.insert("lastAttemptedConfigDigest".into(), json!(config_digest));
-    status.insert("lastAttemptedValuesChecksum".into(), json!(config_digest.trim_start_matches("sha256:")));
+    status.insert(
+        "lastAttemptedValuesChecksum".into(),
+        json!(config_digest.trim_start_matches("sha256:")),
+    );
     status.insert("storageNamespace".into(), json!(release_ns));
     sh.write_status(key, status.clone());
 
@@ -339,7 +403,9 @@ pub(crate) async fn reconcile(
         .annotations
         .get(SIM_FAIL)
         .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true));
-    let values_fail = values.get("simFail").is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+    let values_fail = values
+        .get("simFail")
+        .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
     let now = util::now_k8s();
     let next_version = history
         .iter()
@@ -396,7 +462,11 @@ pub(crate) async fn reconcile(
             .or_else(|| chart.annotations.get(SIM_MESSAGE).and_then(Value::as_str))
             .unwrap_or("simulated failure (sim.gitlab-flux.io/fail)")
             .to_string();
-        let verb = if action == "install" { "install" } else { "upgrade" };
+        let verb = if action == "install" {
+            "install"
+        } else {
+            "upgrade"
+        };
         let msg = format!(
             "Helm {verb} failed for release {release_ns}/{release_name} with chart {chart_ref}: {cause}"
         );
@@ -410,12 +480,26 @@ pub(crate) async fn reconcile(
         if action_failures > retries.max(0) {
             let stalled_msg = format!("Failed to {action} after {action_failures} attempt(s)");
             remove_condition(&mut status, "Reconciling");
-            set_condition(&mut status, "Stalled", "True", "RetriesExceeded", &stalled_msg, generation);
+            set_condition(
+                &mut status,
+                "Stalled",
+                "True",
+                "RetriesExceeded",
+                &stalled_msg,
+                generation,
+            );
             status.insert("observedGeneration".into(), json!(generation));
             sh.write_status(key, status);
             sh.event(&obj, true, "RetriesExceeded", &stalled_msg);
         } else {
-            set_condition(&mut status, "Reconciling", "True", "ProgressingWithRetry", &progress_msg, generation);
+            set_condition(
+                &mut status,
+                "Reconciling",
+                "True",
+                "ProgressingWithRetry",
+                &progress_msg,
+                generation,
+            );
             sh.write_status(key, status);
             st.requeue_after(sh.cfg.requeue_delay);
         }
@@ -436,7 +520,9 @@ pub(crate) async fn reconcile(
     status.insert("observedGeneration".into(), json!(generation));
     status.insert(
         "lastAttemptedReleaseActionDuration".into(),
-        json!(util::format_go_duration(Duration::from_millis(started.elapsed().as_millis() as u64))),
+        json!(util::format_go_duration(Duration::from_millis(
+            started.elapsed().as_millis() as u64
+        ))),
     );
     let (reason, verb) = if action == "install" {
         ("InstallSucceeded", "install")
@@ -477,7 +563,14 @@ fn fail_soft(
     generation: i64,
 ) {
     util::handle_request(obj, &mut status);
-    set_condition(&mut status, "Reconciling", "True", "ProgressingWithRetry", "Reconciliation in progress", generation);
+    set_condition(
+        &mut status,
+        "Reconciling",
+        "True",
+        "ProgressingWithRetry",
+        "Reconciliation in progress",
+        generation,
+    );
     set_condition(&mut status, "Ready", "False", reason, msg, generation);
     sh.write_status(key, status);
     sh.event(obj, true, reason, msg);
@@ -491,7 +584,10 @@ mod tests {
     fn reads_chart_metadata() -> anyhow::Result<()> {
         let (_, layer) = oci::helm_chart_package("demo", "1.2.3", &[], &[(SIM_FAIL, "true")])?;
         let (name, version, app, ann) = read_chart(&layer).map_err(anyhow::Error::msg)?;
-        assert_eq!((name.as_str(), version.as_str(), app.as_str()), ("demo", "1.2.3", "1.2.3"));
+        assert_eq!(
+            (name.as_str(), version.as_str(), app.as_str()),
+            ("demo", "1.2.3", "1.2.3")
+        );
         assert_eq!(ann.get(SIM_FAIL).and_then(Value::as_str), Some("true"));
         let flux = oci::flux_tarball(&[("a.yaml", b"x")])?;
         let err = read_chart(&flux).err().unwrap_or_default();

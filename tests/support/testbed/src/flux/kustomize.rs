@@ -98,8 +98,22 @@ pub(crate) async fn reconcile(
     let prev_applied = str_at(&obj, "/status/lastAppliedRevision").map(str::to_string);
 
     let mut status = status_map(&obj);
-    set_condition(&mut status, "Reconciling", "True", "Progressing", "Reconciliation in progress", generation);
-    set_condition(&mut status, "Ready", "Unknown", "Progressing", "Reconciliation in progress", generation);
+    set_condition(
+        &mut status,
+        "Reconciling",
+        "True",
+        "Progressing",
+        "Reconciliation in progress",
+        generation,
+    );
+    set_condition(
+        &mut status,
+        "Ready",
+        "Unknown",
+        "Progressing",
+        "Reconciliation in progress",
+        generation,
+    );
     if let Some(rev) = &src_rev {
         status.insert("lastAttemptedRevision".into(), json!(rev));
     }
@@ -113,6 +127,8 @@ pub(crate) async fn reconcile(
     let elapsed = started.elapsed();
     match result {
         Ok(a) => {
+            // The source may have advanced during the progress delay.
+            st.last_source_revision = Some(a.revision.clone());
             status.insert("lastAttemptedRevision".into(), json!(a.revision));
             status.insert("lastAppliedRevision".into(), json!(a.revision));
             match &a.origin_revision {
@@ -121,11 +137,25 @@ pub(crate) async fn reconcile(
             };
             status.insert("observedGeneration".into(), json!(generation));
             status.insert("inventory".into(), json!({"entries": a.inventory}));
-            push_history(&mut status, &a.build_digest, "ReconciliationSucceeded", &a.revision, a.origin_revision.as_deref(), elapsed);
+            push_history(
+                &mut status,
+                &a.build_digest,
+                "ReconciliationSucceeded",
+                &a.revision,
+                a.origin_revision.as_deref(),
+                elapsed,
+            );
             remove_condition(&mut status, "Reconciling");
             remove_condition(&mut status, "Stalled");
             let msg = format!("Applied revision: {}", a.revision);
-            set_condition(&mut status, "Ready", "True", "ReconciliationSucceeded", &msg, generation);
+            set_condition(
+                &mut status,
+                "Ready",
+                "True",
+                "ReconciliationSucceeded",
+                &msg,
+                generation,
+            );
             sh.write_status(key, status);
             if !a.changes.is_empty() {
                 sh.event(&obj, false, "Progressing", &a.changes.join("\n"));
@@ -155,7 +185,14 @@ pub(crate) async fn reconcile(
             }
             if f.stalled {
                 remove_condition(&mut status, "Reconciling");
-                set_condition(&mut status, "Stalled", "True", f.reason, &f.message, generation);
+                set_condition(
+                    &mut status,
+                    "Stalled",
+                    "True",
+                    f.reason,
+                    &f.message,
+                    generation,
+                );
                 status.insert("observedGeneration".into(), json!(generation));
             } else {
                 set_condition(
@@ -167,7 +204,14 @@ pub(crate) async fn reconcile(
                     generation,
                 );
             }
-            set_condition(&mut status, "Ready", "False", f.reason, &f.message, generation);
+            set_condition(
+                &mut status,
+                "Ready",
+                "False",
+                f.reason,
+                &f.message,
+                generation,
+            );
             sh.write_status(key, status);
             sh.event(&obj, true, f.reason, &f.message);
             if f.reason == "DependencyNotReady" {
@@ -205,7 +249,11 @@ fn push_history(
     });
     if same {
         let h = &mut hist[0];
-        let total = h.get("totalReconciliations").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let total = h
+            .get("totalReconciliations")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         h["lastReconciled"] = json!(now);
         h["lastReconciledDuration"] = json!(duration);
         h["totalReconciliations"] = json!(total);
@@ -239,7 +287,12 @@ async fn run(
     let requeue = sh.cfg.requeue_delay;
     let src_obj = sh
         .store
-        .get("source.toolkit.fluxcd.io/v1", "OCIRepository", &src_ns, &src_name)
+        .get(
+            "source.toolkit.fluxcd.io/v1",
+            "OCIRepository",
+            &src_ns,
+            &src_name,
+        )
         .ok_or_else(|| {
             Failure::new(
                 "ArtifactFailed",
@@ -250,17 +303,28 @@ async fn run(
     let artifact = sh
         .artifact(&src_ns, &src_name)
         .filter(|_| src_obj.pointer("/status/artifact").is_some())
-        .ok_or_else(|| Failure::new("ArtifactFailed", "Source artifact not found, retrying in 30s", requeue))?;
+        .ok_or_else(|| {
+            Failure::new(
+                "ArtifactFailed",
+                "Source artifact not found, retrying in 30s",
+                requeue,
+            )
+        })?;
 
     if let Err(m) = sh.check_dependencies(key, obj) {
         return Err(Failure::new("DependencyNotReady", m, requeue));
     }
 
     let files = oci::unpack_tar_gz(&artifact.layer).map_err(|e| {
-        Failure::new("ArtifactFailed", format!("failed to extract artifact: {e:#}"), retry)
+        Failure::new(
+            "ArtifactFailed",
+            format!("failed to extract artifact: {e:#}"),
+            retry,
+        )
     })?;
     let docs = build(obj, &files).map_err(|m| Failure::new("BuildFailed", m, retry))?;
-    let build_digest = util::sha256_digest(serde_json::to_string(&docs).unwrap_or_default().as_bytes());
+    let build_digest =
+        util::sha256_digest(serde_json::to_string(&docs).unwrap_or_default().as_bytes());
     let with_digest = |mut f: Failure| {
         f.build_digest = Some(build_digest.clone());
         f
@@ -292,13 +356,15 @@ async fn run(
                 health_failure.get_or_insert(Failure::new("HealthCheckFailed", msg, retry));
             }
             "AccessDenied" => {
-                let msg = custom.unwrap_or_else(|| format!("{id} apply failed: access denied (simulated)"));
+                let msg = custom
+                    .unwrap_or_else(|| format!("{id} apply failed: access denied (simulated)"));
                 let mut f = Failure::new("AccessDenied", msg, retry);
                 f.stalled = true;
                 return Err(with_digest(f));
             }
             "BuildFailed" => {
-                let msg = custom.unwrap_or_else(|| format!("kustomize build failed: {id}: simulated failure"));
+                let msg = custom
+                    .unwrap_or_else(|| format!("kustomize build failed: {id}: simulated failure"));
                 return Err(with_digest(Failure::new("BuildFailed", msg, retry)));
             }
             "PruneFailed" => {
@@ -309,7 +375,11 @@ async fn run(
                 let msg = custom.unwrap_or_else(|| {
                     format!("{id} dry-run failed: simulated failure ({SIM_FAIL}: {verdict})")
                 });
-                return Err(with_digest(Failure::new("ReconciliationFailed", msg, retry)));
+                return Err(with_digest(Failure::new(
+                    "ReconciliationFailed",
+                    msg,
+                    retry,
+                )));
             }
         }
     }
@@ -362,7 +432,9 @@ pub(crate) fn build(obj: &Value, files: &[(String, Vec<u8>)]) -> Result<Vec<Valu
     let raw_path = str_at(obj, "/spec/path").unwrap_or("./");
     let prefix = normalize_path(raw_path);
     if prefix.split('/').any(|c| c == "..") {
-        return Err(format!("path '{raw_path}' is not allowed to traverse outside the artifact"));
+        return Err(format!(
+            "path '{raw_path}' is not allowed to traverse outside the artifact"
+        ));
     }
     let under = |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
     let mut selected: Vec<&(String, Vec<u8>)> = files.iter().filter(|(p, _)| under(p)).collect();
@@ -384,8 +456,9 @@ pub(crate) fn build(obj: &Value, files: &[(String, Vec<u8>)]) -> Result<Vec<Valu
         }
         let text = std::str::from_utf8(bytes)
             .map_err(|_| format!("kustomize build failed: {path}: invalid UTF-8"))?;
-        let parsed: Vec<Value> = serde_saphyr::from_multiple(text)
-            .map_err(|e| format!("kustomize build failed: accumulating resources from '{path}': {e}"))?;
+        let parsed: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+            format!("kustomize build failed: accumulating resources from '{path}': {e}")
+        })?;
         for d in parsed {
             if d.is_null() {
                 continue;
@@ -399,7 +472,11 @@ pub(crate) fn build(obj: &Value, files: &[(String, Vec<u8>)]) -> Result<Vec<Valu
             if api.starts_with("kustomize.config.k8s.io") {
                 continue;
             }
-            if api.is_empty() || d.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if api.is_empty()
+                || d.get("kind")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            {
                 return Err(format!(
                     "kustomize build failed: accumulating resources from '{path}': missing apiVersion or kind"
                 ));
@@ -559,7 +636,10 @@ fn simulate_workload_status(sh: &Shared, obj: &Value) {
     if api != "apps/v1" || !matches!(kind, "Deployment" | "StatefulSet") {
         return;
     }
-    let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = obj
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let generation = generation_of(obj);
     let now = util::now_k8s();
     let status = if kind == "Deployment" {
@@ -659,17 +739,44 @@ mod tests {
 
     #[test]
     fn build_reports_the_broken_file() {
-        let files = vec![("bad.yaml".to_string(), b"apiVersion: v1\nkind: [unclosed\n".to_vec())];
+        let files = vec![(
+            "bad.yaml".to_string(),
+            b"apiVersion: v1\nkind: [unclosed\n".to_vec(),
+        )];
         let err = build(&ks("./"), &files).err().unwrap_or_default();
-        assert!(err.contains("bad.yaml") && err.starts_with("kustomize build failed"), "{err}");
+        assert!(
+            err.contains("bad.yaml") && err.starts_with("kustomize build failed"),
+            "{err}"
+        );
     }
 
     #[test]
     fn history_dedupes_by_digest() {
         let mut st = Map::new();
-        push_history(&mut st, "sha256:a", "ReconciliationSucceeded", "r1", None, Duration::from_millis(5));
-        push_history(&mut st, "sha256:a", "ReconciliationSucceeded", "r1", None, Duration::from_millis(5));
-        push_history(&mut st, "sha256:b", "ReconciliationSucceeded", "r2", Some("o"), Duration::from_millis(5));
+        push_history(
+            &mut st,
+            "sha256:a",
+            "ReconciliationSucceeded",
+            "r1",
+            None,
+            Duration::from_millis(5),
+        );
+        push_history(
+            &mut st,
+            "sha256:a",
+            "ReconciliationSucceeded",
+            "r1",
+            None,
+            Duration::from_millis(5),
+        );
+        push_history(
+            &mut st,
+            "sha256:b",
+            "ReconciliationSucceeded",
+            "r2",
+            Some("o"),
+            Duration::from_millis(5),
+        );
         let h = st["history"].as_array().cloned().unwrap_or_default();
         assert_eq!(h.len(), 2);
         assert_eq!(h[0]["digest"], "sha256:b");

@@ -25,6 +25,7 @@ mod kustomize;
 mod receiver;
 mod source;
 pub mod util;
+pub mod wait;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -304,7 +305,11 @@ impl Shared {
     /// Wake every worker of the given kinds.
     fn notify_kinds(self: &Arc<Self>, kinds: &[FluxKind]) {
         let keys: Vec<ObjKey> = match self.workers.lock() {
-            Ok(w) => w.keys().filter(|k| kinds.contains(&k.kind)).cloned().collect(),
+            Ok(w) => w
+                .keys()
+                .filter(|k| kinds.contains(&k.kind))
+                .cloned()
+                .collect(),
             Err(_) => return,
         };
         for k in keys {

@@ -24,10 +24,11 @@ pub(crate) fn webhook_path(token: &str, name: &str, namespace: &str) -> String {
 fn token_of(sh: &Shared, obj: &Value) -> Result<String, String> {
     let ns = util::ns_of(obj);
     let name = str_at(obj, "/spec/secretRef/name").unwrap_or("");
-    let secret = sh
-        .store
-        .get("v1", "Secret", ns, name)
-        .ok_or_else(|| format!("unable to read token from secret '{ns}/{name}' error: secrets \"{name}\" not found"))?;
+    let secret = sh.store.get("v1", "Secret", ns, name).ok_or_else(|| {
+        format!(
+            "unable to read token from secret '{ns}/{name}' error: secrets \"{name}\" not found"
+        )
+    })?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let from_data = secret
         .pointer("/data/token")
@@ -58,7 +59,14 @@ pub(crate) fn reconcile(sh: &Arc<Shared>, key: &ObjKey, obj: Value, _st: &mut Wo
         }
         Err(msg) => {
             status.remove("webhookPath");
-            set_condition(&mut status, "Ready", "False", "TokenNotFound", &msg, generation);
+            set_condition(
+                &mut status,
+                "Ready",
+                "False",
+                "TokenNotFound",
+                &msg,
+                generation,
+            );
         }
     }
     if obj.get("status").and_then(serde_json::Value::as_object) != Some(&status) {
@@ -110,9 +118,11 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         Ok(b) => b.to_bytes(),
         Err(_) => return reply(StatusCode::BAD_REQUEST, "unable to read the request body"),
     };
-    let receivers = sh
-        .store
-        .list(FluxKind::Receiver.api_version(), FluxKind::Receiver.kind(), None);
+    let receivers = sh.store.list(
+        FluxKind::Receiver.api_version(),
+        FluxKind::Receiver.kind(),
+        None,
+    );
     let Some(recv) = receivers
         .into_iter()
         .find(|r| str_at(r, "/status/webhookPath") == Some(path.as_str()))
@@ -139,7 +149,9 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 Err("the X-Gitlab-Token header value does not match the receiver token".to_string())
             }
         }
-        other => Err(format!("receiver type '{other}' is not supported by the simulator")),
+        other => Err(format!(
+            "receiver type '{other}' is not supported by the simulator"
+        )),
     };
     if let Err(m) = valid {
         return reply(StatusCode::BAD_REQUEST, &m);
@@ -177,8 +189,8 @@ fn verify_hmac(header: &str, body: &[u8], token: &str) -> Result<(), String> {
     let Ok(sig) = hex::decode(sig) else {
         return Err("invalid signature encoding".into());
     };
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes())
-        .map_err(|e| format!("hmac: {e}"))?;
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).map_err(|e| format!("hmac: {e}"))?;
     mac.update(body);
     mac.verify_slice(&sig)
         .map_err(|_| "unable to validate HMAC signature".to_string())
@@ -213,13 +225,15 @@ fn annotate_resource(sh: &Shared, r: &Value, recv_ns: &str, now: &str) -> Result
         .ok_or_else(|| format!("unknown resource kind '{kind}'"))?;
     let patch = json!({"metadata": {"annotations": {util::REQUESTED_AT: now}}});
     if name == "*" {
-        let labels = r.get("matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let labels = r
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for obj in sh.store.list(api, kind, Some(ns)) {
-            let matches = labels.iter().all(|(k, v)| {
-                obj.pointer("/metadata/labels")
-                    .and_then(|l| l.get(k))
-                    == Some(v)
-            });
+            let matches = labels
+                .iter()
+                .all(|(k, v)| obj.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v));
             if matches {
                 sh.store
                     .merge_patch(api, kind, ns, util::name_of(&obj), patch.clone())
@@ -249,7 +263,8 @@ mod tests {
     #[test]
     fn hmac_validation() {
         use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"tok").unwrap_or_else(|_| unreachable!());
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(b"tok").unwrap_or_else(|_| unreachable!());
         mac.update(b"body");
         let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
         assert!(verify_hmac(&sig, b"body", "tok").is_ok());

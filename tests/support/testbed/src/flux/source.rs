@@ -7,8 +7,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::util::{
-    self, bool_at, generation_of, ns_of, remove_condition, set_condition,
-    status_map, str_at,
+    self, bool_at, generation_of, ns_of, remove_condition, set_condition, status_map, str_at,
 };
 use super::{ObjKey, Shared, StoredArtifact, WorkerState};
 use crate::oci::{self, ClientOptions};
@@ -98,14 +97,24 @@ pub(crate) async fn reconcile(
             remove_condition(&mut status, "Stalled");
             remove_condition(&mut status, "FetchFailed");
             set_condition(&mut status, "Ready", "True", "Succeeded", &msg, generation);
-            set_condition(&mut status, "ArtifactInStorage", "True", "Succeeded", &msg, generation);
+            set_condition(
+                &mut status,
+                "ArtifactInStorage",
+                "True",
+                "Succeeded",
+                &msg,
+                generation,
+            );
             sh.write_status(key, status);
             if changed {
                 sh.event(
                     &obj,
                     false,
                     "NewArtifact",
-                    &format!("stored artifact with revision '{}' from '{url}'", f.revision),
+                    &format!(
+                        "stored artifact with revision '{}' from '{url}'",
+                        f.revision
+                    ),
                 );
             }
             if changed || !was_ready {
@@ -124,8 +133,22 @@ pub(crate) async fn reconcile(
                 &format!("processing object: new generation {generation}"),
                 generation,
             );
-            set_condition(&mut status, "FetchFailed", "True", "OCIArtifactPullFailed", &msg, generation);
-            set_condition(&mut status, "Ready", "False", "OCIArtifactPullFailed", &msg, generation);
+            set_condition(
+                &mut status,
+                "FetchFailed",
+                "True",
+                "OCIArtifactPullFailed",
+                &msg,
+                generation,
+            );
+            set_condition(
+                &mut status,
+                "Ready",
+                "False",
+                "OCIArtifactPullFailed",
+                &msg,
+                generation,
+            );
             sh.write_status(key, status);
             sh.event(&obj, true, "OCIArtifactPullFailed", &msg);
             let exp = sh
@@ -139,13 +162,15 @@ pub(crate) async fn reconcile(
 
 /// Split `oci://host[:port]/repo` into (host, repo).
 pub(crate) fn parse_oci_url(url: &str) -> Result<(String, String), String> {
-    let rest = url
-        .strip_prefix("oci://")
-        .ok_or_else(|| format!("URL must be in format 'oci://<domain>/<org>/<repo>', got '{url}'"))?;
+    let rest = url.strip_prefix("oci://").ok_or_else(|| {
+        format!("URL must be in format 'oci://<domain>/<org>/<repo>', got '{url}'")
+    })?;
     let (host, repo) = rest
         .split_once('/')
         .filter(|(h, r)| !h.is_empty() && !r.is_empty())
-        .ok_or_else(|| format!("URL must be in format 'oci://<domain>/<org>/<repo>', got '{url}'"))?;
+        .ok_or_else(|| {
+            format!("URL must be in format 'oci://<domain>/<org>/<repo>', got '{url}'")
+        })?;
     Ok((host.to_string(), repo.trim_end_matches('/').to_string()))
 }
 
@@ -197,9 +222,15 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
         let secret = sh
             .store
             .get("v1", "Secret", ns, secret_name)
-            .ok_or_else(|| format!("failed to get secret '{ns}/{secret_name}': secrets \"{secret_name}\" not found"))?;
+            .ok_or_else(|| {
+                format!(
+                    "failed to get secret '{ns}/{secret_name}': secrets \"{secret_name}\" not found"
+                )
+            })?;
         let (u, p) = credentials_from_secret(&secret, &host).ok_or_else(|| {
-            format!("failed to get credential from secret '{ns}/{secret_name}': no auth for '{host}'")
+            format!(
+                "failed to get credential from secret '{ns}/{secret_name}': no auth for '{host}'"
+            )
         })?;
         opts.username = Some(u);
         opts.password = Some(p);
@@ -359,10 +390,16 @@ pub(crate) fn parse_constraint(range: &str) -> Result<Vec<semver::VersionReq>, S
 }
 
 /// The highest tag matching `range` (and the `filter` regex, if any).
-pub(crate) fn pick_semver(tags: &[String], range: &str, filter: Option<&str>) -> Result<String, String> {
+pub(crate) fn pick_semver(
+    tags: &[String],
+    range: &str,
+    filter: Option<&str>,
+) -> Result<String, String> {
     let reqs = parse_constraint(range)?;
     let re = match filter {
-        Some(f) => Some(regex::Regex::new(f).map_err(|e| format!("semver regex parse error: {e}"))?),
+        Some(f) => {
+            Some(regex::Regex::new(f).map_err(|e| format!("semver regex parse error: {e}"))?)
+        }
         None => None,
     };
     tags.iter()
@@ -385,13 +422,22 @@ mod tests {
     #[test]
     fn semver_picks_highest() {
         let t = tags(&["1.0.0", "1.2.0", "v1.10.0", "2.0.0", "latest", "1.3.0-rc.1"]);
-        assert_eq!(pick_semver(&t, ">=1.0.0 <2.0.0", None), Ok("v1.10.0".into()));
+        assert_eq!(
+            pick_semver(&t, ">=1.0.0 <2.0.0", None),
+            Ok("v1.10.0".into())
+        );
         assert_eq!(pick_semver(&t, "1.x", None), Ok("v1.10.0".into()));
         assert_eq!(pick_semver(&t, "*", None), Ok("2.0.0".into()));
         assert_eq!(pick_semver(&t, "1.2.0", None), Ok("1.2.0".into()));
         assert_eq!(pick_semver(&t, "~1.2", None), Ok("1.2.0".into()));
-        assert_eq!(pick_semver(&t, "<1.0.0 || >=2.0.0", None), Ok("2.0.0".into()));
-        assert_eq!(pick_semver(&t, ">= 1.0, < 1.5", Some("^1\\.[0-2]")), Ok("1.2.0".into()));
+        assert_eq!(
+            pick_semver(&t, "<1.0.0 || >=2.0.0", None),
+            Ok("2.0.0".into())
+        );
+        assert_eq!(
+            pick_semver(&t, ">= 1.0, < 1.5", Some("^1\\.[0-2]")),
+            Ok("1.2.0".into())
+        );
         assert!(pick_semver(&t, ">=3.0.0", None).is_err());
     }
 
