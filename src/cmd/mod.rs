@@ -3,6 +3,7 @@
 //! [`crate::render`].
 
 pub mod context;
+pub mod targets;
 pub mod version;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};

@@ -318,9 +318,9 @@ pub fn consumers<'a>(
 }
 
 /// Everything that transitively `dependsOn` something in `roots`.
-pub fn dependents<'a>(
+pub fn dependents(
     roots: &BTreeSet<ObjectRef>,
-    candidates: &[(FluxKind, &'a Value)],
+    candidates: &[(FluxKind, &Value)],
 ) -> BTreeSet<ObjectRef> {
     let mut found: BTreeSet<ObjectRef> = BTreeSet::new();
     let mut frontier: BTreeSet<ObjectRef> = roots.clone();
