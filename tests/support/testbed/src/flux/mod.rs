@@ -337,10 +337,11 @@ impl Shared {
         let obj = &ev.object;
         if let Some(key) = ObjKey::of(obj) {
             let kind = key.kind;
-            if ev.kind == StoreEventKind::Deleted && kind == FluxKind::OciRepository {
-                if let Ok(mut a) = self.artifacts.lock() {
-                    a.remove(&(key.ns.clone(), key.name.clone()));
-                }
+            if ev.kind == StoreEventKind::Deleted
+                && kind == FluxKind::OciRepository
+                && let Ok(mut a) = self.artifacts.lock()
+            {
+                a.remove(&(key.ns.clone(), key.name.clone()));
             }
             self.notify(key);
             if kind != FluxKind::Receiver {

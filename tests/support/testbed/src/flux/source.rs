@@ -265,13 +265,13 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
             "failed to pull artifact from '{url}': '{reference}' is an image index, not a manifest"
         ));
     }
-    if let Some(d) = digest_ref {
-        if d != manifest.digest {
-            return Err(format!(
-                "failed to determine artifact digest: manifest digest mismatch: got {}",
-                manifest.digest
-            ));
-        }
+    if let Some(d) = digest_ref
+        && d != manifest.digest
+    {
+        return Err(format!(
+            "failed to determine artifact digest: manifest digest mismatch: got {}",
+            manifest.digest
+        ));
     }
     let revision = match &tag {
         Some(t) => format!("{t}@{}", manifest.digest),
