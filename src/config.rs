@@ -115,12 +115,10 @@ pub fn report_clap_error(err: clap::Error) -> ExitCode {
                 .lines()
                 .find_map(|l| l.strip_prefix("Usage: "))
                 .map(str::to_string);
-            if hints.is_empty() {
-                hints.push(match &usage {
-                    Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
-                    None => format!("see '{DISPLAY_NAME} --help'"),
-                });
-            }
+            hints.push(match &usage {
+                Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
+                None => format!("see '{DISPLAY_NAME} --help'"),
+            });
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {message}");
             let _ = writeln!(stderr, "hint: {}", hints.join("; "));

@@ -121,6 +121,8 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Parsed once per process, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Package a directory (or file) of manifests as a Flux OCI artifact and push it

@@ -67,6 +67,7 @@ pub enum NamespaceFrom {
 
 /// The outcome of context resolution.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResolvedContext {
     pub context: String,
     pub chosen_by: ChosenBy,

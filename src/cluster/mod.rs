@@ -2,6 +2,7 @@
 //! API failures into typed errors with exit codes and hints.
 
 pub mod kubeconfig;
+pub mod objects;
 
 use std::time::Duration;
 

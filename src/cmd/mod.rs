@@ -3,6 +3,7 @@
 //! [`crate::render`].
 
 pub mod context;
+pub mod targets;
 pub mod version;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
@@ -50,18 +51,26 @@ impl Session {
             kube_context_env: env,
             namespace: self.global.namespace.clone(),
         };
+        // The resolution order puts --context before --agent: when both are
+        // given, the --context values choose (one cluster each).
         let mut out = Vec::new();
-        for c in &self.global.context {
-            out.push(ContextRequest {
-                context: Some(c.clone()),
-                ..base.clone()
-            });
-        }
-        for a in &self.global.agent {
-            out.push(ContextRequest {
-                agent: Some(a.clone()),
-                ..base.clone()
-            });
+        if !self.global.context.is_empty() {
+            if !self.global.agent.is_empty() {
+                tracing::warn!("--context given: ignoring --agent");
+            }
+            for c in &self.global.context {
+                out.push(ContextRequest {
+                    context: Some(c.clone()),
+                    ..base.clone()
+                });
+            }
+        } else {
+            for a in &self.global.agent {
+                out.push(ContextRequest {
+                    agent: Some(a.clone()),
+                    ..base.clone()
+                });
+            }
         }
         if out.is_empty() {
             out.push(base);

@@ -1,1 +1,9 @@
-//! Flux semantics: kinds, references, readiness (pure, unit-tested).
+//! Flux semantics, pure and unit-tested on JSON: the kinds, what consumes
+//! an artifact, and what "applied", "failed" and "stale" mean.
+
+pub mod kinds;
+pub mod selector;
+pub mod semver_range;
+pub mod state;
+
+pub use kinds::{FluxKind, ObjectRef};

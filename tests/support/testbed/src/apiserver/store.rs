@@ -168,10 +168,10 @@ pub(crate) fn core_event_to_events_v1(ev: &Value) -> Value {
     out.insert("apiVersion".into(), json!("events.k8s.io/v1"));
     out.insert("kind".into(), json!("Event"));
     let mut copy = |from: &str, to: &str| {
-        if let Some(v) = ev.get(from) {
-            if !v.is_null() {
-                out.insert(to.into(), v.clone());
-            }
+        if let Some(v) = ev.get(from)
+            && !v.is_null()
+        {
+            out.insert(to.into(), v.clone());
         }
     };
     copy("metadata", "metadata");
@@ -188,10 +188,10 @@ pub(crate) fn core_event_to_events_v1(ev: &Value) -> Value {
     copy("lastTimestamp", "deprecatedLastTimestamp");
     copy("count", "deprecatedCount");
     copy("source", "deprecatedSource");
-    if !out.contains_key("reportingController") {
-        if let Some(c) = ev.pointer("/source/component") {
-            out.insert("reportingController".into(), c.clone());
-        }
+    if !out.contains_key("reportingController")
+        && let Some(c) = ev.pointer("/source/component")
+    {
+        out.insert("reportingController".into(), c.clone());
     }
     if !out.contains_key("eventTime") {
         out.insert("eventTime".into(), Value::Null);
@@ -205,10 +205,10 @@ pub(crate) fn events_v1_to_core_event(ev: &Value) -> Value {
     out.insert("apiVersion".into(), json!("v1"));
     out.insert("kind".into(), json!("Event"));
     let mut copy = |from: &str, to: &str| {
-        if let Some(v) = ev.get(from) {
-            if !v.is_null() {
-                out.insert(to.into(), v.clone());
-            }
+        if let Some(v) = ev.get(from)
+            && !v.is_null()
+        {
+            out.insert(to.into(), v.clone());
         }
     };
     copy("metadata", "metadata");
@@ -363,10 +363,10 @@ impl Store {
                 "metadata.namespace: Required value".into(),
             ));
         }
-        if !rk.namespaced {
-            if let Some(m) = obj["metadata"].as_object_mut() {
-                m.remove("namespace");
-            }
+        if !rk.namespaced
+            && let Some(m) = obj["metadata"].as_object_mut()
+        {
+            m.remove("namespace");
         }
         let key = Self::key(rk, &namespace, &name);
         let mut inner = self.lock();
@@ -472,10 +472,10 @@ impl Store {
             .get(&key)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        if let Some(given) = meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
-            if Some(given) != meta_str(&old, "resourceVersion") {
-                return Err(StoreError::Conflict);
-            }
+        if let Some(given) = meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty())
+            && Some(given) != meta_str(&old, "resourceVersion")
+        {
+            return Err(StoreError::Conflict);
         }
         let mut new = if status_only {
             let mut n = old.clone();

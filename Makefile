@@ -1,0 +1,59 @@
+# kubectl-gitlab-flux — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
+BIN := kubectl-gitlab_flux
+SANDBOX_DIR ?= $(CURDIR)/target/sandbox
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Check (and as root, install) what tests and the sandbox need: docker-registry, kubectl
+	@scripts/deps.sh
+
+.PHONY: build
+build: ## Build the release binary (target/release/kubectl-gitlab_flux)
+	$(CARGO) build --release --locked
+
+.PHONY: install
+install: build ## Install the plugin and its completion helper into $(BINDIR) (default ~/.local/bin)
+	install -d $(BINDIR)
+	install -m 0755 target/release/$(BIN) $(BINDIR)/$(BIN)
+	@if [ -f completions/kubectl_complete-gitlab_flux ]; then install -m 0755 completions/kubectl_complete-gitlab_flux $(BINDIR)/kubectl_complete-gitlab_flux; fi
+	@echo "installed $(BINDIR)/$(BIN); try: kubectl gitlab-flux version"
+
+.PHONY: test
+test: deps ## Run every test (unit, CLI, registry, API emulator, simulator, end to end)
+	$(CARGO) test --workspace --locked --no-fail-fast
+
+.PHONY: lint
+lint: ## cargo fmt --check and clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+.PHONY: sandbox
+sandbox: deps ## Start a local registry + Kubernetes API emulator + Flux simulator (Ctrl-C stops)
+	$(CARGO) run --locked -q -p testbed --bin gitlab-flux-sandbox -- --dir $(SANDBOX_DIR)
+
+.PHONY: demo
+demo: deps ## The main job on the local sandbox: push, trigger, wait
+	$(CARGO) build --locked -q --bin $(BIN) -p testbed --bin gitlab-flux-sandbox
+	scripts/demo.sh
+
+.PHONY: bench
+bench: deps ## Benchmarks against peers (see docs/benchmarks.md)
+	scripts/bench.sh
+
+.PHONY: dist
+dist: ## Release archives per platform into dist/
+	scripts/dist.sh
+
+.PHONY: clean
+clean: ## Remove build output
+	$(CARGO) clean
+	rm -rf dist

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks for the programs the tests and the sandbox use; as root (CI), installs
+# the missing ones from Debian's packages. Elsewhere it says what to install.
+set -euo pipefail
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v git >/dev/null 2>&1 || missing+=(git)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" = 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  echo "deps: installing ${missing[*]} with sudo" >&2
+  sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: missing Debian packages: ${missing[*]}" >&2
+  echo "hint: sudo apt-get install ${missing[*]}" >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi

@@ -1,0 +1,197 @@
+//! Reading and patching Flux objects (and the few core kinds we look at)
+//! through the dynamic API, with the served versions found by discovery.
+
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+
+use super::{ApiError, Cluster};
+use crate::flux::FluxKind;
+
+/// The Flux kinds a cluster serves, at the newest served version.
+#[derive(Clone)]
+pub struct FluxApi {
+    pub cluster: Cluster,
+    served: HashMap<FluxKind, ApiResource>,
+}
+
+impl FluxApi {
+    /// Discover the served Flux groups (one request: `GET /apis`). Fails
+    /// with [`ApiError::FluxNotInstalled`] when the source or kustomize
+    /// group is missing.
+    pub async fn discover(cluster: &Cluster) -> Result<FluxApi, ApiError> {
+        let groups = timed(cluster, cluster.client.list_api_groups())
+            .await
+            .map_err(|e| e.into_api(cluster, "list", "API groups", None))?;
+        let mut served = HashMap::new();
+        for kind in FluxKind::ALL {
+            let info = kind.info();
+            let Some(group) = groups.groups.iter().find(|g| g.name == info.group) else {
+                continue;
+            };
+            let versions: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
+            if let Some(version) = info.versions.iter().find(|v| versions.contains(v)) {
+                let gvk = GroupVersionKind::gvk(info.group, version, info.kind);
+                served.insert(kind, ApiResource::from_gvk_with_plural(&gvk, info.plural));
+            }
+        }
+        for must in [FluxKind::OciRepository, FluxKind::Kustomization] {
+            if !served.contains_key(&must) {
+                return Err(ApiError::FluxNotInstalled {
+                    context: cluster.context.clone(),
+                    group: must.info().group.to_string(),
+                });
+            }
+        }
+        Ok(FluxApi {
+            cluster: cluster.clone(),
+            served,
+        })
+    }
+
+    /// The API resource of a kind, if served.
+    pub fn resource(&self, kind: FluxKind) -> Result<&ApiResource, ApiError> {
+        self.served
+            .get(&kind)
+            .ok_or_else(|| ApiError::FluxNotInstalled {
+                context: self.cluster.context.clone(),
+                group: kind.info().group.to_string(),
+            })
+    }
+
+    pub fn is_served(&self, kind: FluxKind) -> bool {
+        self.served.contains_key(&kind)
+    }
+
+    /// A dynamic API handle for a kind in a namespace (or all).
+    pub fn api(
+        &self,
+        kind: FluxKind,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, ApiError> {
+        let ar = self.resource(kind)?;
+        Ok(match namespace {
+            Some(ns) => Api::namespaced_with(self.cluster.client.clone(), ns, ar),
+            None => Api::all_with(self.cluster.client.clone(), ar),
+        })
+    }
+
+    /// List a kind in a namespace or (None) across the cluster.
+    pub async fn list(
+        &self,
+        kind: FluxKind,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        if !self.is_served(kind) {
+            return Ok(Vec::new());
+        }
+        let api = self.api(kind, namespace)?;
+        let list = timed(&self.cluster, api.list(&ListParams::default()))
+            .await
+            .map_err(|e| e.into_api(&self.cluster, "list", kind.info().plural, namespace))?;
+        Ok(list.items.into_iter().map(to_value).collect())
+    }
+
+    /// Get one object; a missing one is [`ApiError::NotFound`].
+    pub async fn get(
+        &self,
+        kind: FluxKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let api = self.api(kind, Some(namespace))?;
+        match timed(&self.cluster, api.get_opt(name)).await {
+            Ok(Some(obj)) => Ok(to_value(obj)),
+            Ok(None) => Err(ApiError::NotFound {
+                kind: kind.kind().to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }),
+            Err(e) => Err(e.into_api(&self.cluster, "get", kind.info().plural, Some(namespace))),
+        }
+    }
+
+    /// Merge-patch an object, retrying conflicts a few times.
+    pub async fn merge_patch(
+        &self,
+        kind: FluxKind,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ApiError> {
+        let api = self.api(kind, Some(namespace))?;
+        let params = PatchParams::default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match timed(
+                &self.cluster,
+                api.patch(name, &params, &Patch::Merge(patch)),
+            )
+            .await
+            {
+                Ok(obj) => return Ok(to_value(obj)),
+                Err(Failure::Kube(kube::Error::Api(s))) if s.code == 409 && attempt < 5 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(Failure::Kube(kube::Error::Api(s))) if s.code == 404 => {
+                    return Err(ApiError::NotFound {
+                        kind: kind.kind().to_string(),
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                    });
+                }
+                Err(e) => {
+                    return Err(e.into_api(
+                        &self.cluster,
+                        "patch",
+                        kind.info().plural,
+                        Some(namespace),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// An API object as plain JSON.
+pub fn to_value(obj: DynamicObject) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
+/// A request failure: kube's error or our own time limit.
+pub enum Failure {
+    Kube(kube::Error),
+    TimedOut(std::time::Duration),
+}
+
+impl Failure {
+    pub fn into_api(
+        self,
+        cluster: &Cluster,
+        verb: &str,
+        resource: &str,
+        ns: Option<&str>,
+    ) -> ApiError {
+        match self {
+            Failure::Kube(e) => ApiError::from_kube(cluster, verb, resource, ns, e),
+            Failure::TimedOut(after) => ApiError::TimedOut { after },
+        }
+    }
+}
+
+/// Run one request under the cluster's `--request-timeout`.
+pub async fn timed<T>(
+    cluster: &Cluster,
+    fut: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<T, Failure> {
+    match cluster.request_timeout {
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r.map_err(Failure::Kube),
+            Err(_) => Err(Failure::TimedOut(limit)),
+        },
+        None => fut.await.map_err(Failure::Kube),
+    }
+}

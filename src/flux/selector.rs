@@ -1,0 +1,483 @@
+//! Which Flux objects consume an artifact: OCIRepositories whose `spec.url`
+//! names the repository and whose `spec.ref` selects the artifact, then the
+//! Kustomizations and HelmReleases that use them, then (optionally)
+//! everything that `dependsOn` those, transitively.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+use super::kinds::{FluxKind, ObjectRef};
+use super::semver_range::{Range, parse_version};
+
+/// An `--artifact oci://REGISTRY/REPO[:TAG][@sha256:DIGEST]` selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactSelector {
+    /// `host[:port]/path`, no scheme.
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:<hex>`
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid artifact {value:?}: {reason}")]
+pub struct ArtifactSelectorError {
+    pub value: String,
+    pub reason: String,
+}
+
+impl crate::error::Diagnostic for ArtifactSelectorError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::Usage
+    }
+    fn hint(&self) -> Option<String> {
+        Some("write it as push prints it: oci://registry.example.com/group/project/manifests:TAG[@sha256:DIGEST] (lowercase repository)".into())
+    }
+}
+
+impl ArtifactSelector {
+    pub fn parse(value: &str) -> Result<ArtifactSelector, ArtifactSelectorError> {
+        let err = |reason: &str| ArtifactSelectorError {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = value
+            .strip_prefix("oci://")
+            .ok_or_else(|| err("it must start with oci://"))?;
+        let (rest, digest) = match rest.split_once('@') {
+            Some((r, d)) => {
+                let hex = d
+                    .strip_prefix("sha256:")
+                    .ok_or_else(|| err("the digest must be sha256:<64 hex digits>"))?;
+                if hex.len() != 64
+                    || !hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(err("the digest must be sha256:<64 lowercase hex digits>"));
+                }
+                (r, Some(d.to_string()))
+            }
+            None => (rest, None),
+        };
+        let (host, path) = rest
+            .split_once('/')
+            .ok_or_else(|| err("a repository path is required after the registry host"))?;
+        if host.is_empty() {
+            return Err(err("the registry host is empty"));
+        }
+        // A tag follows the last ':' of the path part (the host may have a port).
+        let (path, tag) = match path.rsplit_once(':') {
+            Some((p, t)) => (p, Some(t.to_string())),
+            None => (path, None),
+        };
+        if path.is_empty()
+            || path.split('/').any(|c| {
+                c.is_empty()
+                    || !c.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
+                    || !c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            })
+        {
+            return Err(err(
+                "repository path components are lowercase letters, digits, '.', '_' and '-'",
+            ));
+        }
+        if let Some(t) = &tag {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                return Err(err(
+                    "a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+                ));
+            }
+        }
+        if tag.is_none() && digest.is_none() {
+            return Err(err(
+                "give a tag or a digest, so the exact artifact is known",
+            ));
+        }
+        Ok(ArtifactSelector {
+            repository: format!("{}/{}", host.to_ascii_lowercase(), path),
+            tag,
+            digest,
+        })
+    }
+
+    /// `oci://repo[:tag][@digest]`
+    pub fn url(&self) -> String {
+        let mut s = format!("oci://{}", self.repository);
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
+    }
+}
+
+/// Whether an OCIRepository selects the artifact, and why (not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefMatch {
+    /// It does.
+    Selected,
+    /// Same repository, but its ref does not pick this artifact.
+    NotSelected(String),
+    /// Another repository.
+    OtherRepository,
+}
+
+fn normalize_url(url: &str) -> String {
+    url.trim()
+        .trim_start_matches("oci://")
+        .trim_end_matches('/')
+        .to_ascii_lowercase()
+}
+
+/// The tag part of an artifact revision `<tag>@sha256:<hex>`.
+pub fn revision_tag(revision: &str) -> Option<&str> {
+    revision
+        .split_once('@')
+        .map(|(t, _)| t)
+        .filter(|t| !t.is_empty())
+}
+
+/// The digest part of an artifact revision (`<tag>@sha256:<hex>` or `sha256:<hex>`).
+pub fn revision_digest(revision: &str) -> Option<&str> {
+    match revision.split_once('@') {
+        Some((_, d)) => Some(d),
+        None if revision.starts_with("sha256:") => Some(revision),
+        None => None,
+    }
+}
+
+/// Decide whether an OCIRepository object selects the artifact.
+pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
+    let url = obj
+        .pointer("/spec/url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if normalize_url(url) != sel.repository {
+        return RefMatch::OtherRepository;
+    }
+    let r = obj.pointer("/spec/ref");
+    let s = |p: &str| {
+        r.and_then(|r| r.get(p))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let current = obj
+        .pointer("/status/artifact/revision")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+
+    if let Some(want) = s("digest") {
+        return match &sel.digest {
+            Some(d) if d == want => RefMatch::Selected,
+            Some(_) => RefMatch::NotSelected(format!("pinned to digest {want}")),
+            None => RefMatch::NotSelected(format!(
+                "pinned to digest {want}; give the artifact's digest (@sha256:…) to match it"
+            )),
+        };
+    }
+
+    // Without a tag we only know the digest: a tag/semver ref selects it if it
+    // already resolved to that digest.
+    let Some(tag) = &sel.tag else {
+        let digest = sel.digest.as_deref().unwrap_or_default();
+        return if revision_digest(current) == Some(digest) {
+            RefMatch::Selected
+        } else {
+            RefMatch::NotSelected(
+                "follows a tag or semver range; give the artifact's tag (oci://…:TAG@sha256:…) to match it".into(),
+            )
+        };
+    };
+
+    if let Some(range_text) = s("semver") {
+        let range = match Range::parse(range_text) {
+            Ok(r) => r,
+            Err(e) => return RefMatch::NotSelected(format!("invalid semver range: {e}")),
+        };
+        if let Some(filter) = s("semverFilter") {
+            match regex::Regex::new(filter) {
+                Ok(re) if !re.is_match(tag) => {
+                    return RefMatch::NotSelected(format!(
+                        "semverFilter {filter:?} excludes tag {tag:?}"
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => return RefMatch::NotSelected(format!("invalid semverFilter {filter:?}")),
+            }
+        }
+        let Some(version) = parse_version(tag) else {
+            return RefMatch::NotSelected(format!(
+                "follows semver range {range_text:?} but tag {tag:?} is not a version"
+            ));
+        };
+        if !range.matches(&version) {
+            return RefMatch::NotSelected(format!(
+                "semver range {range_text:?} does not include {tag}"
+            ));
+        }
+        // Would it be the highest? The currently selected tag tells us of a
+        // higher one that exists.
+        if let Some(cur_tag) = revision_tag(current)
+            && let Some(cur) = parse_version(cur_tag)
+            && range.matches(&cur)
+            && cur > version
+        {
+            return RefMatch::NotSelected(format!(
+                "semver range {range_text:?} picks the higher tag {cur_tag}"
+            ));
+        }
+        return RefMatch::Selected;
+    }
+
+    let want = s("tag").unwrap_or("latest");
+    if want == tag {
+        RefMatch::Selected
+    } else {
+        RefMatch::NotSelected(format!("follows tag {want:?}, not {tag:?}"))
+    }
+}
+
+fn ns_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn name_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The reference of an object of a known kind.
+pub fn object_ref(kind: FluxKind, obj: &Value) -> ObjectRef {
+    ObjectRef::new(kind, ns_of(obj), name_of(obj))
+}
+
+/// The source an object consumes: a Kustomization's `sourceRef`, a
+/// HelmRelease's `chartRef` (or nothing).
+pub fn source_of(kind: FluxKind, obj: &Value) -> Option<ObjectRef> {
+    let pointer = match kind {
+        FluxKind::Kustomization => "/spec/sourceRef",
+        FluxKind::HelmRelease => "/spec/chartRef",
+        _ => return None,
+    };
+    let r = obj.pointer(pointer)?;
+    let kind = FluxKind::from_kind(r.get("kind")?.as_str()?)?;
+    let name = r.get("name")?.as_str()?;
+    let ns = r
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ns_of(obj));
+    Some(ObjectRef::new(kind, ns, name))
+}
+
+/// What an object `dependsOn` (same kind; namespace defaults to its own).
+pub fn depends_on(kind: FluxKind, obj: &Value) -> Vec<ObjectRef> {
+    obj.pointer("/spec/dependsOn")
+        .and_then(Value::as_array)
+        .map(|deps| {
+            deps.iter()
+                .filter_map(|d| {
+                    let name = d.get("name")?.as_str()?;
+                    let ns = d
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(ns_of(obj));
+                    Some(ObjectRef::new(kind, ns, name))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The consumers of a set of sources among candidate objects.
+pub fn consumers<'a>(
+    sources: &BTreeSet<ObjectRef>,
+    candidates: impl IntoIterator<Item = (FluxKind, &'a Value)>,
+) -> BTreeSet<ObjectRef> {
+    candidates
+        .into_iter()
+        .filter(|(kind, obj)| source_of(*kind, obj).is_some_and(|s| sources.contains(&s)))
+        .map(|(kind, obj)| object_ref(kind, obj))
+        .collect()
+}
+
+/// Everything that transitively `dependsOn` something in `roots`.
+pub fn dependents(
+    roots: &BTreeSet<ObjectRef>,
+    candidates: &[(FluxKind, &Value)],
+) -> BTreeSet<ObjectRef> {
+    let mut found: BTreeSet<ObjectRef> = BTreeSet::new();
+    let mut frontier: BTreeSet<ObjectRef> = roots.clone();
+    while !frontier.is_empty() {
+        let mut next = BTreeSet::new();
+        for (kind, obj) in candidates {
+            let me = object_ref(*kind, obj);
+            if found.contains(&me) || roots.contains(&me) {
+                continue;
+            }
+            if depends_on(*kind, obj).iter().any(|d| frontier.contains(d)) {
+                next.insert(me);
+            }
+        }
+        found.extend(next.iter().cloned());
+        frontier = next;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn repo(r: Value, current: &str) -> Value {
+        json!({"metadata": {"name": "apps", "namespace": "flux-system"},
+               "spec": {"url": "oci://registry.example.com/team/app/manifests", "ref": r},
+               "status": {"artifact": {"revision": current}}})
+    }
+
+    fn sel(s: &str) -> ArtifactSelector {
+        ArtifactSelector::parse(s).expect("valid selector")
+    }
+
+    #[test]
+    fn parse_selectors() {
+        let s = sel("oci://Registry.Example.com:5000/team/app:v1.2.0");
+        assert_eq!(s.repository, "registry.example.com:5000/team/app");
+        assert_eq!(s.tag.as_deref(), Some("v1.2.0"));
+        let s = sel(&format!("oci://r.example/a/b:main@{DIGEST}"));
+        assert_eq!(s.digest.as_deref(), Some(DIGEST));
+        assert_eq!(s.url(), format!("oci://r.example/a/b:main@{DIGEST}"));
+        for bad in [
+            "registry.example.com/a:b",
+            "oci://registry.example.com/Team/app:v1",
+            "oci://registry.example.com/a:-bad",
+            "oci://registry.example.com/a@sha256:abc",
+            "oci://registry.example.com",
+            "oci://registry.example.com/a",
+        ] {
+            assert!(ArtifactSelector::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_refs() {
+        let s = sel("oci://registry.example.com/team/app/manifests:v1");
+        assert_eq!(
+            match_ocirepository(&repo(json!({"tag": "v1"}), ""), &s),
+            RefMatch::Selected
+        );
+        assert!(matches!(
+            match_ocirepository(&repo(json!({"tag": "v2"}), ""), &s),
+            RefMatch::NotSelected(_)
+        ));
+        let latest = sel("oci://registry.example.com/team/app/manifests:latest");
+        assert_eq!(
+            match_ocirepository(&repo(Value::Null, ""), &latest),
+            RefMatch::Selected
+        );
+        let other = sel("oci://registry.example.com/team/other:v1");
+        assert_eq!(
+            match_ocirepository(&repo(json!({"tag": "v1"}), ""), &other),
+            RefMatch::OtherRepository
+        );
+    }
+
+    #[test]
+    fn semver_refs() {
+        let s = sel("oci://registry.example.com/team/app/manifests:1.4.0");
+        assert_eq!(
+            match_ocirepository(
+                &repo(json!({"semver": ">=1.0.0 <2.0.0"}), "1.3.0@sha256:x"),
+                &s
+            ),
+            RefMatch::Selected
+        );
+        assert!(matches!(
+            match_ocirepository(&repo(json!({"semver": "2.x"}), ""), &s),
+            RefMatch::NotSelected(why) if why.contains("does not include")
+        ));
+        assert!(matches!(
+            match_ocirepository(&repo(json!({"semver": ">=1.0.0"}), "1.5.0@sha256:x"), &s),
+            RefMatch::NotSelected(why) if why.contains("higher tag 1.5.0")
+        ));
+        assert!(matches!(
+            match_ocirepository(&repo(json!({"semver": ">=1.0.0", "semverFilter": ".*-rc"}), ""), &s),
+            RefMatch::NotSelected(why) if why.contains("semverFilter")
+        ));
+    }
+
+    #[test]
+    fn digest_refs() {
+        let with = sel(&format!(
+            "oci://registry.example.com/team/app/manifests:v1@{DIGEST}"
+        ));
+        assert_eq!(
+            match_ocirepository(&repo(json!({"digest": DIGEST}), ""), &with),
+            RefMatch::Selected
+        );
+        let other_digest = DIGEST.replace('1', "2");
+        assert!(matches!(
+            match_ocirepository(&repo(json!({"digest": other_digest}), ""), &with),
+            RefMatch::NotSelected(_)
+        ));
+        // Digest-only selector: a tag ref matches once it resolved to it.
+        let only = sel(&format!(
+            "oci://registry.example.com/team/app/manifests@{DIGEST}"
+        ));
+        assert_eq!(
+            match_ocirepository(&repo(json!({"tag": "v1"}), &format!("v1@{DIGEST}")), &only),
+            RefMatch::Selected
+        );
+    }
+
+    #[test]
+    fn consumers_and_dependents() {
+        let src = ObjectRef::new(FluxKind::OciRepository, "flux-system", "apps");
+        let ks_a = json!({"metadata": {"name": "a", "namespace": "flux-system"},
+            "spec": {"sourceRef": {"kind": "OCIRepository", "name": "apps"}}});
+        let ks_b = json!({"metadata": {"name": "b", "namespace": "flux-system"},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "x"}, "dependsOn": [{"name": "a"}]}});
+        let ks_c = json!({"metadata": {"name": "c", "namespace": "other"},
+            "spec": {"dependsOn": [{"name": "b", "namespace": "flux-system"}]}});
+        let hr = json!({"metadata": {"name": "h", "namespace": "apps"},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "apps", "namespace": "flux-system"}}});
+        let roots: BTreeSet<ObjectRef> = [src].into();
+        let cands = vec![
+            (FluxKind::Kustomization, &ks_a),
+            (FluxKind::Kustomization, &ks_b),
+            (FluxKind::Kustomization, &ks_c),
+            (FluxKind::HelmRelease, &hr),
+        ];
+        let direct = consumers(&roots, cands.iter().copied());
+        assert_eq!(
+            direct.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            vec!["a", "h"]
+        );
+        let deps = dependents(&direct, &cands);
+        assert_eq!(
+            deps.iter()
+                .map(|r| format!("{}/{}", r.namespace, r.name))
+                .collect::<Vec<_>>(),
+            vec!["flux-system/b", "other/c"]
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The plugin's integration tests: one test binary (fast to link), one
+//! module per area. They run the real binary with a scrubbed environment.
+
+mod cli;
+mod common;
