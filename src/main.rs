@@ -11,6 +11,8 @@ fn main() -> std::process::ExitCode {
         Err(err) => return config::report_clap_error(err).into(),
     };
     config::init_logging(cli.global.verbose);
+    // reqwest and oci-client are built with `rustls-no-provider`: pick ring once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,6 +3,7 @@
 //! [`crate::render`].
 
 pub mod context;
+pub mod push;
 pub mod targets;
 pub mod version;
 
@@ -136,8 +137,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
-        Command::Push(_)
-        | Command::Trigger(_)
+        Command::Push(args) => push::run(&session, args).await,
+        Command::Trigger(_)
         | Command::Wait(_)
         | Command::Status(_)
         | Command::Receiver(_)

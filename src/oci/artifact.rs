@@ -398,8 +398,18 @@ pub fn check_yaml(path: &Path, data: &[u8]) -> Result<(), OciError> {
     }
 }
 
+/// The first line of a parser message, without the `error: line L column C:`
+/// prefix (the location is reported separately).
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
+    let line = s.lines().next().unwrap_or(s).trim();
+    let line = line.strip_prefix("error:").map_or(line, str::trim_start);
+    if let Some(rest) = line.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+        && rest.contains("column")
+    {
+        return after.trim().to_string();
+    }
+    line.to_string()
 }
 
 fn line_col(valid: &[u8]) -> (u64, u64) {

@@ -189,6 +189,21 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     redact(&parts.join(": "))
 }
 
+/// The innermost cause of a transport error (what actually happened:
+/// "Connection refused", "invalid peer certificate: UnknownIssuer", …).
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let msg = e.to_string();
+        if !msg.is_empty() {
+            last = msg;
+        }
+        next = e.source();
+    }
+    redact(&last)
+}
+
 enum Body {
     Empty,
     Bytes(Vec<u8>, &'static str),
@@ -550,8 +565,8 @@ impl Registry {
                     }
                 }
                 Err(e) => {
-                    let reason = chain(&e);
-                    tracing::debug!("{method} {} failed: {reason}", redact(url.as_str()));
+                    tracing::debug!("{method} {} failed: {}", redact(url.as_str()), chain(&e));
+                    let reason = format!("{} ({method} {})", root_cause(&e), redact(url.as_str()));
                     if e.is_timeout() && Instant::now() >= self.deadline {
                         return Err(OciError::Timeout {
                             after: self.options.timeout,
@@ -585,7 +600,7 @@ impl Registry {
         } else if url.scheme() == "https"
             && (lower.contains("corrupt")
                 || lower.contains("invalidcontenttype")
-                || lower.contains("http"))
+                || lower.contains("wrong version"))
         {
             "the registry may speak plain HTTP: that is allowed only for loopback registries or \
              with --insecure-registry"

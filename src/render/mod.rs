@@ -1,6 +1,8 @@
 //! Rendering reports into text: JSON/YAML documents and tables. Nothing
 //! here talks to the world.
 
+pub mod push;
+
 use serde::Serialize;
 
 use crate::cli::OutputFormat;

@@ -1,0 +1,502 @@
+//! `push`: package PATH as a Flux artifact (or a Helm chart) and push it.
+//!
+//! Steps: validate the command line into [`Settings`]; build the artifact
+//! (walk, ignore, check YAML, pack, annotate) off the async threads; with
+//! `--dry-run` stop there. Otherwise resolve credentials, connect, upload
+//! the blobs the registry lacks, confirm them, then write the manifest under
+//! every tag (manifest last, so a failed push never leaves a tag pointing at
+//! missing blobs), and report. The dotenv file is written only on success.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Session, write_stdout};
+use crate::cli::OutputFormat;
+use crate::cli::push::PushArgs;
+use crate::config;
+use crate::error::{Error, ExitCode, Result};
+use crate::oci::annotations::{self, Overrides, Provenance};
+use crate::oci::artifact::{self, Blob, CollectOptions, FLUX_LAYER_MEDIA_TYPE};
+use crate::oci::auth::{self, Credentials};
+use crate::oci::reference::{Reference, validate_tag};
+use crate::oci::registry::{ClientOptions, Registry};
+use crate::oci::{OciError, helm};
+use crate::render;
+use crate::render::push::{FileReport, PushReport};
+
+/// The environment of the process, as the lower layers take it.
+fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Validated `push` settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub path: PathBuf,
+    pub reference: Reference,
+    /// `--tag` values, validated.
+    pub extra_tags: Vec<String>,
+    pub ignore: Vec<String>,
+    pub overrides: Overrides,
+    pub helm_chart: bool,
+    pub validate: bool,
+    pub dry_run: bool,
+    pub skip_unchanged: bool,
+    pub explicit_creds: Option<Credentials>,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub dotenv: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Check every flag; reads the password from `stdin` with `--password-stdin`.
+    pub fn from_args(args: PushArgs, stdin: impl std::io::Read) -> Result<Settings> {
+        // wired to trigger/wait when those land
+        if args.trigger || args.wait {
+            return Err(Error::usage(
+                "--trigger/--wait are not available in this build yet",
+                "push with --dotenv, then run `kubectl gitlab-flux trigger --artifact \"$ARTIFACT_URL\"` \
+                 and `kubectl gitlab-flux wait --artifact \"$ARTIFACT_URL\"`",
+            ));
+        }
+        let reference = Reference::parse(&args.reference)?;
+        if reference.digest.is_some() {
+            return Err(Error::usage(
+                format!(
+                    "cannot push to {}: the reference has a digest",
+                    args.reference
+                ),
+                "push computes the digest; give a tag instead, e.g. oci://REGISTRY/REPOSITORY:v1",
+            ));
+        }
+        let mut extra_tags = Vec::new();
+        for tag in &args.tags {
+            validate_tag(tag).map_err(|reason| OciError::Tag {
+                tag: tag.clone(),
+                reason,
+            })?;
+            extra_tags.push(tag.clone());
+        }
+        let timeout = config::parse_timeout("--timeout", &args.timeout)?;
+        let explicit_creds = if let Some(c) = &args.creds {
+            Some(Credentials::from_flag(c)?)
+        } else if let (Some(user), true) = (&args.username, args.password_stdin) {
+            Some(Credentials::from_stdin(user, stdin)?)
+        } else {
+            None
+        };
+        if let Some(ca) = &args.ca_file
+            && !ca.is_file()
+        {
+            return Err(OciError::CaFile {
+                path: ca.clone(),
+                reason: "no such file".into(),
+            }
+            .into());
+        }
+        if let Some(dotenv) = &args.dotenv {
+            let parent = dotenv
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(Error::usage(
+                    format!(
+                        "cannot write --dotenv {}: {} is not a directory",
+                        dotenv.display(),
+                        parent.display()
+                    ),
+                    "create the directory first, or write the file in the job's working directory",
+                ));
+            }
+        }
+        Ok(Settings {
+            path: args.path,
+            reference,
+            extra_tags,
+            ignore: args.ignore,
+            overrides: Overrides {
+                source: args.source,
+                revision: args.revision,
+                created: args.created,
+                annotations: args.annotations,
+            },
+            helm_chart: args.helm_chart,
+            validate: !args.no_validate,
+            dry_run: args.dry_run,
+            skip_unchanged: args.skip_unchanged,
+            explicit_creds,
+            insecure: args.insecure_registry,
+            ca_file: args.ca_file,
+            timeout,
+            dotenv: args.dotenv,
+        })
+    }
+}
+
+/// An artifact ready to push.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// `flux` or `helm-chart`.
+    pub kind: &'static str,
+    pub files: Vec<FileReport>,
+    pub content_bytes: u64,
+    pub config: Blob,
+    pub layer: Blob,
+    pub manifest: Vec<u8>,
+    pub digest: String,
+    pub provenance: Provenance,
+    /// Every tag to write, first the reference's (or the default).
+    pub tags: Vec<String>,
+}
+
+/// Build the artifact: walk, ignore, validate, pack, annotate, pick tags.
+/// Blocking (file system, git); pure apart from that.
+pub fn build(
+    s: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    now: jiff::Timestamp,
+) -> Result<Built, OciError> {
+    let chart = if s.helm_chart || helm::is_chart(&s.path) {
+        if !s.path.exists() {
+            return Err(OciError::PathMissing {
+                path: s.path.clone(),
+            });
+        }
+        Some(helm::load(&s.path)?)
+    } else {
+        None
+    };
+    let opts = match &chart {
+        Some(_) => CollectOptions {
+            default_ignores: helm::HELM_DEFAULT_IGNORES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            extra_ignore_files: vec![helm::HELMIGNORE.to_string()],
+            ignore: s.ignore.clone(),
+        },
+        None => CollectOptions {
+            default_ignores: artifact::FLUX_DEFAULT_IGNORES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            extra_ignore_files: vec![],
+            ignore: s.ignore.clone(),
+        },
+    };
+    let collected = artifact::collect(&s.path, &opts)?;
+    if s.validate {
+        let helm_mode = chart.is_some();
+        artifact::validate_yaml(&collected.files, |p| helm_mode && helm::is_template(p))?;
+    }
+
+    let (derived, provenance) =
+        annotations::derive(&s.overrides, env, || annotations::git_info(&s.path), now)?;
+    let (config, layer, annotations, kind) = match &chart {
+        Some(c) => {
+            let layer = Blob::new(
+                helm::HELM_LAYER_MEDIA_TYPE,
+                artifact::build_layer(&collected.files, &c.name)?,
+            );
+            let config = Blob::new(helm::HELM_CONFIG_MEDIA_TYPE, c.config_json.clone());
+            let mut map: BTreeMap<String, String> = c.annotations();
+            map.extend(derived);
+            (config, layer, map, "helm-chart")
+        }
+        None => {
+            let layer = Blob::new(
+                FLUX_LAYER_MEDIA_TYPE,
+                artifact::build_layer(&collected.files, "")?,
+            );
+            (artifact::flux_config(), layer, derived, "flux")
+        }
+    };
+    let manifest = artifact::manifest_bytes(&config, &layer, &annotations);
+    let digest = artifact::sha256_digest(&manifest);
+
+    // Tags: the reference's; else (Helm) the chart version; else, with no
+    // --tag either, the short commit SHA in GitLab CI or `latest`.
+    let mut tags: Vec<String> = Vec::new();
+    if let Some(t) = &s.reference.tag {
+        tags.push(t.clone());
+    } else if let Some(c) = &chart {
+        let t = c.default_tag();
+        validate_tag(&t).map_err(|reason| OciError::Tag {
+            tag: t.clone(),
+            reason,
+        })?;
+        tags.push(t);
+    } else if s.extra_tags.is_empty() {
+        tags.push(default_tag(env));
+    }
+    for t in &s.extra_tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+
+    Ok(Built {
+        kind,
+        content_bytes: collected.content_bytes(),
+        files: collected
+            .files
+            .iter()
+            .map(|f| FileReport {
+                path: f.path.clone(),
+                size: f.data.len() as u64,
+            })
+            .collect(),
+        config,
+        layer,
+        manifest,
+        digest,
+        provenance,
+        tags,
+    })
+}
+
+/// The tag used when none is given: `$CI_COMMIT_SHORT_SHA` in GitLab CI
+/// (or the first 8 characters of `$CI_COMMIT_SHA`), else `latest`.
+pub fn default_tag(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    var("CI_COMMIT_SHORT_SHA")
+        .or_else(|| var("CI_COMMIT_SHA").map(|s| s.chars().take(8).collect()))
+        .filter(|t| validate_tag(t).is_ok())
+        .unwrap_or_else(|| "latest".to_string())
+}
+
+/// What happened at the registry.
+#[derive(Debug, Clone)]
+struct Outcome {
+    digest: String,
+    unchanged: bool,
+    blobs_uploaded: usize,
+    /// Source/revision of what the registry holds when it was left as is.
+    existing: Option<(Option<String>, Option<String>, Option<String>)>,
+}
+
+async fn push_to_registry(
+    s: &Settings,
+    built: &Built,
+    creds: Credentials,
+) -> Result<Outcome, OciError> {
+    let mut reg = Registry::connect(
+        &s.reference,
+        creds,
+        ClientOptions {
+            insecure: s.insecure,
+            ca_file: s.ca_file.clone(),
+            timeout: s.timeout,
+            ..ClientOptions::default()
+        },
+    )
+    .await?;
+    let first = &built.tags[0];
+
+    if s.skip_unchanged
+        && let Some((digest, bytes)) = reg.get_manifest(first).await?
+    {
+        let existing: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let layer = existing["layers"][0]["digest"].as_str().unwrap_or_default();
+        if layer == built.layer.digest {
+            let ann = |k: &str| existing["annotations"][k].as_str().map(str::to_string);
+            tracing::debug!("{first} already holds layer {layer}: nothing to push");
+            return Ok(Outcome {
+                digest,
+                unchanged: true,
+                blobs_uploaded: 0,
+                existing: Some((
+                    ann(annotations::SOURCE),
+                    ann(annotations::REVISION),
+                    ann(annotations::CREATED),
+                )),
+            });
+        }
+    }
+
+    // Blobs first, each confirmed present; the manifest only after.
+    reg.ensure_blob(&built.layer).await?;
+    reg.ensure_blob(&built.config).await?;
+
+    let mut written = 0;
+    for tag in &built.tags {
+        if reg.manifest_digest(tag).await?.as_deref() == Some(built.digest.as_str()) {
+            tracing::debug!("{tag} already points at {}", built.digest);
+            continue;
+        }
+        reg.put_manifest(tag, &built.manifest).await?;
+        written += 1;
+    }
+    Ok(Outcome {
+        digest: built.digest.clone(),
+        unchanged: written == 0 && reg.stats.blobs_uploaded == 0,
+        blobs_uploaded: reg.stats.blobs_uploaded,
+        existing: None,
+    })
+}
+
+/// Run `push`.
+pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
+    let settings = Settings::from_args(args, std::io::stdin())?;
+
+    let s = settings.clone();
+    let built =
+        tokio::task::spawn_blocking(move || build(&s, &process_env, jiff::Timestamp::now()))
+            .await
+            .map_err(|e| Error::other(ExitCode::Failure, format!("packing failed: {e}"), None))??;
+
+    let mut report = PushReport {
+        url: settings.reference.url_with_digest(&built.digest),
+        repository: settings.reference.name(),
+        tags: built.tags.clone(),
+        digest: built.digest.clone(),
+        layer_digest: built.layer.digest.clone(),
+        kind: built.kind.to_string(),
+        files: built.files.len(),
+        bytes: built.layer.size(),
+        content_bytes: built.content_bytes,
+        unchanged: false,
+        blobs_uploaded: 0,
+        source: built.provenance.source.clone(),
+        revision: built.provenance.revision.clone(),
+        created: built.provenance.created.clone(),
+        credentials: None,
+        dry_run: settings.dry_run,
+        contents: None,
+        manifest: None,
+    };
+
+    if settings.dry_run {
+        report.contents = Some(built.files.clone());
+        report.manifest = serde_json::from_slice(&built.manifest).ok();
+        let text = match session.output {
+            OutputFormat::Table => render::push::dry_run(&report),
+            format => render::document(&report, format)?,
+        };
+        write_stdout(&text)?;
+        eprint(&render::push::summary(&report));
+        return Ok(ExitCode::Success);
+    }
+
+    let registry = settings.reference.registry.clone();
+    let explicit = settings.explicit_creds.clone();
+    let creds = tokio::task::spawn_blocking(move || {
+        auth::resolve(&registry, explicit, &process_env, &auth::run_helper)
+    })
+    .await
+    .map_err(|e| {
+        Error::other(
+            ExitCode::Failure,
+            format!("credential lookup failed: {e}"),
+            None,
+        )
+    })??;
+    tracing::debug!("registry credentials: {}", creds.source);
+    report.credentials = Some(creds.source.to_string());
+
+    let outcome = match tokio::time::timeout(
+        settings.timeout + Duration::from_secs(1),
+        push_to_registry(&settings, &built, creds),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(OciError::Timeout {
+                after: settings.timeout,
+                during: "pushing".into(),
+            }
+            .into());
+        }
+    };
+    report.unchanged = outcome.unchanged;
+    report.blobs_uploaded = outcome.blobs_uploaded;
+    if outcome.digest != report.digest {
+        report.digest = outcome.digest.clone();
+        report.url = settings.reference.url_with_digest(&outcome.digest);
+    }
+    if let Some((source, revision, created)) = outcome.existing {
+        report.source = source;
+        report.revision = revision;
+        if let Some(c) = created {
+            report.created = c;
+        }
+        report.tags.truncate(1);
+    }
+
+    if let Some(path) = &settings.dotenv {
+        let text = render::push::dotenv(&report).map_err(|reason| {
+            Error::usage(
+                format!("cannot write --dotenv: {reason}"),
+                "fix the annotation values",
+            )
+        })?;
+        write_atomically(path, &text)?;
+    }
+    if session.output != OutputFormat::Table {
+        write_stdout(&render::document(&report, session.output)?)?;
+    }
+    eprint(&render::push::summary(&report));
+    Ok(ExitCode::Success)
+}
+
+fn eprint(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// Write a file through a temporary sibling and a rename, so readers never
+/// see half a file.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        Error::other(
+            ExitCode::Failure,
+            format!("cannot write {}: {e}", path.display()),
+            Some("check that the directory is writable".into()),
+        )
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "dotenv".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tags() {
+        let none = |_: &str| None;
+        assert_eq!(default_tag(&none), "latest");
+        let ci = |k: &str| match k {
+            "CI_COMMIT_SHORT_SHA" => Some("1a2b3c4d".to_string()),
+            _ => None,
+        };
+        assert_eq!(default_tag(&ci), "1a2b3c4d");
+        let sha = |k: &str| match k {
+            "CI_COMMIT_SHA" => Some("0123456789abcdef".to_string()),
+            _ => None,
+        };
+        assert_eq!(default_tag(&sha), "01234567");
+    }
+}
