@@ -573,7 +573,14 @@ impl Registry {
                             during: during.to_string(),
                         });
                     }
-                    if attempt >= self.options.max_retries || is_permanent(&reason) {
+                    // A refused connection is rarely fixed by waiting long.
+                    let refused = reason.to_ascii_lowercase().contains("connection refused");
+                    let max = if refused {
+                        self.options.max_retries.min(2)
+                    } else {
+                        self.options.max_retries
+                    };
+                    if attempt >= max || is_permanent(&reason) {
                         return Err(self.unreachable(&url, reason));
                     }
                     self.backoff(attempt)
@@ -731,7 +738,7 @@ impl Registry {
             return Ok(false);
         }
         let during = format!("uploading blob {}", short(&blob.digest));
-        let mut restarts = 0;
+        let mut restarts: u32 = 0;
         loop {
             let url = self.repo_url("blobs/uploads/")?;
             let resp = self
@@ -763,6 +770,10 @@ impl Registry {
             put_url
                 .query_pairs_mut()
                 .append_pair("digest", &blob.digest);
+            // The PUT is not retried in place: after a cut or a server error
+            // the session may hold part of the body. Start a new session.
+            let saved = self.options.max_retries;
+            self.options.max_retries = 0;
             let resp = self
                 .send(
                     Method::PUT,
@@ -773,20 +784,25 @@ impl Registry {
                     "push",
                 )
                 .await;
+            self.options.max_retries = saved;
+            let retry = |restarts: u32| restarts < saved;
             let resp = match resp {
                 Ok(r) => r,
-                // The session may be gone after a cut: start a new one.
                 Err(OciError::Unreachable { .. } | OciError::Unavailable { .. })
-                    if restarts < 2 =>
+                    if retry(restarts) =>
                 {
+                    let wait = self.backoff(restarts);
                     restarts += 1;
+                    self.stats.retries += 1;
+                    tracing::debug!("blob upload failed; new session in {} ms", wait.as_millis());
+                    tokio::time::sleep(wait.min(self.remaining(&during)?)).await;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             match resp.status() {
                 StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {}
-                StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE if restarts < 2 => {
+                StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE if retry(restarts) => {
                     restarts += 1;
                     continue;
                 }
