@@ -65,8 +65,10 @@ pub fn stderr_is_terminal() -> bool {
 pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbosity {
-        0 => "warn,kube_runtime=error",
-        1 => "warn,kubectl_gitlab_flux=debug",
+        // rustls-platform-verifier logs every rejected certificate at ERROR;
+        // the registry error already says so, with a hint.
+        0 => "warn,kube_runtime=error,rustls_platform_verifier=off",
+        1 => "warn,kubectl_gitlab_flux=debug,rustls_platform_verifier=off",
         2 => "info,kubectl_gitlab_flux=trace,kube_client=debug,kube_runtime=debug",
         _ => "debug,kubectl_gitlab_flux=trace",
     };

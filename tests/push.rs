@@ -113,10 +113,15 @@ impl Run {
     #[track_caller]
     fn fails(&self, code: i32, message: &str, hint: &str) -> &Run {
         assert_eq!(self.code, code, "exit code: {self:#?}");
-        let first = self.stderr.lines().next().unwrap_or("");
+        // (-v/-vv logs may come first)
+        let first = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or("");
         assert!(
-            first.starts_with("error: ") && first.contains(message),
-            "message {message:?} not in first line: {self:#?}"
+            first.contains(message),
+            "message {message:?} not in the error line: {self:#?}"
         );
         let hint_line = self
             .stderr
@@ -939,7 +944,7 @@ fn dry_run_lists_files_and_manifest_and_uploads_nothing() {
         })
         .collect();
     assert!(
-        sizes.contains(&("infra/namespace.yaml".to_string(), 53)),
+        sizes.contains(&("infra/namespace.yaml".to_string(), 54)),
         "{sizes:?}"
     );
     assert_eq!(
@@ -1355,10 +1360,10 @@ fn local_input_errors_are_exit_2_before_any_upload() {
 
     let bad_yaml = tree(&[
         ("ok.yaml", "a: 1\n"),
-        ("apps/broken.yaml", "a: 1\n---\nb: [1, 2\nc: 3\n"),
+        ("apps/broken.yaml", "a: 1\n---\nb: c: d\n"),
     ]);
     let run = env.run(&["push", bad_yaml.path().to_str().expect("utf8"), target]);
-    run.fails(2, "broken.yaml:3:", "--no-validate");
+    run.fails(2, "broken.yaml:3:5: invalid YAML", "--no-validate");
     assert!(run.stderr.contains("invalid YAML"), "{}", run.stderr);
     // --no-validate skips the check (and then fails only at the closed port)
     let run = env.run(&[

@@ -246,7 +246,12 @@ impl Registry {
                 reg.base = Url::parse(&format!("http://{}/", reference.registry)).unwrap_or(https);
                 match reg.ping(true).await {
                     Ok(r) => r,
-                    Err(_) => return Err(https_err),
+                    // Nobody answers plain HTTP either: the HTTPS error says more.
+                    Err(OciError::Unreachable { .. }) | Err(OciError::Protocol { .. }) => {
+                        return Err(https_err);
+                    }
+                    // It speaks HTTP but failed (timeout, 5xx, 429): that is the story.
+                    Err(e) => return Err(e),
                 }
             }
             Err(e) => return Err(e),
@@ -298,6 +303,14 @@ impl Registry {
     }
 
     fn forbidden(&self, action: &str, reason: impl Into<String>) -> OciError {
+        if self.creds.basic.is_none() {
+            // Anonymous and denied: what is missing is credentials.
+            return self.unauthorized(format!(
+                "{action} on {} needs credentials ({})",
+                self.reference.repository,
+                reason.into()
+            ));
+        }
         OciError::Forbidden {
             registry: self.reference.registry.clone(),
             repository: self.reference.repository.clone(),
