@@ -157,15 +157,12 @@ pub fn derive(
 fn validate_key(key: &str) -> Result<(), OciError> {
     let reason = if key.is_empty() {
         Some("the key is empty".to_string())
-    } else if let Some(c) = key
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')))
-    {
-        Some(format!(
-            "the key contains {c:?}; keys are letters, digits, '.', '-', '_' and '/'"
-        ))
     } else {
-        None
+        key.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')))
+            .map(|c| {
+                format!("the key contains {c:?}; keys are letters, digits, '.', '-', '_' and '/'")
+            })
     };
     match reason {
         Some(reason) => Err(OciError::Annotation {
