@@ -5,6 +5,7 @@
 pub mod context;
 pub mod targets;
 pub mod version;
+pub mod wait;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::cluster::{Cluster, ContextRequest, ResolvedContext, kubeconfig};
@@ -136,9 +137,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
+        Command::Wait(args) => wait::run(&session, args).await,
         Command::Push(_)
         | Command::Trigger(_)
-        | Command::Wait(_)
         | Command::Status(_)
         | Command::Receiver(_)
         | Command::Completion(_)
