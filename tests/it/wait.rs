@@ -181,7 +181,7 @@ fn survives_dropped_watches_and_a_restart() {
             &configmap("one", "  annotations:\n    sim.gitlab-flux.io/delay: 3s\n"),
         )],
     );
-    let mut child = bed
+    let child = bed
         .plugin()
         .args(["wait", "--timeout", "40s", "--artifact"])
         .arg(bed.artifact("demo/apps", "v1", &d1))
