@@ -173,7 +173,9 @@ impl ApiError {
                 server: cluster.resolved.server.clone(),
                 source: Box::new(err),
             },
-            _ => ApiError::Other { source: Box::new(err) },
+            _ => ApiError::Other {
+                source: Box::new(err),
+            },
         }
     }
 }

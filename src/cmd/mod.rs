@@ -3,6 +3,7 @@
 //! [`crate::render`].
 
 pub mod context;
+pub mod status;
 pub mod targets;
 pub mod version;
 pub mod wait;
@@ -138,9 +139,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
         Command::Wait(args) => wait::run(&session, args).await,
+        Command::Status(args) => status::run(&session, args).await,
         Command::Push(_)
         | Command::Trigger(_)
-        | Command::Status(_)
         | Command::Receiver(_)
         | Command::Completion(_)
         | Command::Complete(_) => Err(Error::other(
