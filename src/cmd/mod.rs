@@ -2,6 +2,7 @@
 //! talking to the world through the lower layers, and hands the report to
 //! [`crate::render`].
 
+pub mod completion;
 pub mod context;
 pub mod status;
 pub mod targets;
@@ -140,15 +141,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Context(args) => context::run(&session, args),
         Command::Wait(args) => wait::run(&session, args).await,
         Command::Status(args) => status::run(&session, args).await,
-        Command::Push(_)
-        | Command::Trigger(_)
-        | Command::Receiver(_)
-        | Command::Completion(_)
-        | Command::Complete(_) => Err(Error::other(
-            ExitCode::Failure,
-            "this command is not available in this build yet",
-            Some("see docs/usage.md for the commands this version supports".into()),
-        )),
+        Command::Completion(args) => completion::run(args),
+        Command::Push(_) | Command::Trigger(_) | Command::Receiver(_) | Command::Complete(_) => {
+            Err(Error::other(
+                ExitCode::Failure,
+                "this command is not available in this build yet",
+                Some("see docs/usage.md for the commands this version supports".into()),
+            ))
+        }
     }
 }
 

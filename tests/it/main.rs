@@ -3,5 +3,6 @@
 
 mod cli;
 mod common;
+mod completions;
 mod status;
 mod wait;
