@@ -462,7 +462,8 @@ fn failing(obj: &Value) -> Option<String> {
     state::condition(obj, "Ready")
         .filter(|c| {
             c.status == "False"
-                && observed == generation
+                && c.observed_generation
+                    .map_or(observed == generation, |g| g == generation)
                 && ![
                     "Progressing",
                     "ProgressingWithRetry",
