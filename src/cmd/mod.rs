@@ -3,9 +3,12 @@
 //! [`crate::render`].
 
 pub mod context;
+pub mod receiver;
 pub mod targets;
+pub mod trigger;
 pub mod version;
 
+use crate::cli::receiver::ReceiverCommand;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::cluster::{Cluster, ContextRequest, ResolvedContext, kubeconfig};
 use crate::config;
@@ -136,11 +139,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
+        Command::Trigger(args) => trigger::run(&session, args).await,
+        Command::Receiver(ReceiverCommand::Create(a)) => receiver::create(&session, a).await,
         Command::Push(_)
-        | Command::Trigger(_)
         | Command::Wait(_)
         | Command::Status(_)
-        | Command::Receiver(_)
         | Command::Completion(_)
         | Command::Complete(_) => Err(Error::other(
             ExitCode::Failure,
