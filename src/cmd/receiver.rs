@@ -187,8 +187,8 @@ pub async fn create(session: &Session, args: ReceiverCreateArgs) -> Result<ExitC
     timed(&cluster, receivers.create(&pp, &receiver))
         .await
         .map_err(|e| create_error(e, &cluster, "receivers", "Receiver", &namespace, &args.name))?;
-    eprintln!(
-        "created Secret {namespace}/{secret_name} and Receiver {namespace}/{}; waiting for its webhook path…",
+    tracing::info!(
+        "created Secret {namespace}/{secret_name} and Receiver {namespace}/{}; waiting for its webhook path",
         args.name
     );
 

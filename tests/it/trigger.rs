@@ -125,7 +125,7 @@ fn patched_names(bed: &Bed) -> Vec<String> {
         .map(|r| {
             let parts: Vec<&str> = r.path.split('/').collect();
             let n = parts.len();
-            format!("{}/{}/{}", parts[n - 4], parts[n - 2], parts[n - 1])
+            format!("{}/{}/{}", parts[n - 3], parts[n - 2], parts[n - 1])
         })
         .collect()
 }
@@ -157,12 +157,9 @@ fn explicit_objects_get_one_patch_each_with_one_token() {
     assert_eq!(
         patched_names(&bed),
         vec![
-            "namespaces/ocirepositories/app",
-            "namespaces/kustomizations/apps"
+            "flux-system/ocirepositories/app",
+            "flux-system/kustomizations/apps"
         ]
-        .into_iter()
-        .map(|s| s.replace("namespaces/", "flux-system/"))
-        .collect::<Vec<_>>()
     );
     for p in bed.patches() {
         assert_eq!(
