@@ -285,7 +285,11 @@ async fn webhook(args: &TriggerArgs, url: &str, kind: ReceiverType) -> Result<Tr
             );
         }
         ReceiverType::Gitlab => {
-            req = req.header("X-Gitlab-Token", token.as_str());
+            // notification-controller checks X-Gitlab-Event only against
+            // spec.events, when the Receiver lists some.
+            req = req
+                .header("X-Gitlab-Token", token.as_str())
+                .header("X-Gitlab-Event", "Push Hook");
         }
     }
     let shown = redact_url(&parsed);
