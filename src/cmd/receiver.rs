@@ -238,7 +238,7 @@ pub async fn create(session: &Session, args: ReceiverCreateArgs) -> Result<ExitC
     };
     match session.output {
         OutputFormat::Table => write_stdout(&instructions(&created, args.receiver_type))?,
-        fmt => write_stdout(&render::document(&created, fmt)?)?,
+        fmt => write_stdout(&with_newline(render::document(&created, fmt)?))?,
     }
     Ok(ExitCode::Success)
 }
@@ -303,8 +303,8 @@ fn export(session: &Session, args: &ReceiverCreateArgs) -> Result<ExitCode> {
         )?,
         _ => format!(
             "---\n{}---\n{}",
-            render::document(&secret, OutputFormat::Yaml)?,
-            render::document(&receiver, OutputFormat::Yaml)?
+            with_newline(render::document(&secret, OutputFormat::Yaml)?),
+            with_newline(render::document(&receiver, OutputFormat::Yaml)?)
         ),
     };
     write_stdout(&text)?;
@@ -312,6 +312,14 @@ fn export(session: &Session, args: &ReceiverCreateArgs) -> Result<ExitCode> {
         "the Secret holds a new random token: apply both (kubectl apply -f -) and read the webhook path from the Receiver's status.webhookPath"
     );
     Ok(ExitCode::Success)
+}
+
+/// Documents end with a newline, whatever the serializer does.
+pub fn with_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 fn internal(msg: String) -> Error {

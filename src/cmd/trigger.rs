@@ -67,7 +67,9 @@ pub async fn run(session: &Session, args: TriggerArgs) -> Result<ExitCode> {
     }
     match session.output {
         OutputFormat::Table => write_stdout(&table(&report))?,
-        fmt => write_stdout(&render::document(&report, fmt)?)?,
+        fmt => write_stdout(&super::receiver::with_newline(render::document(
+            &report, fmt,
+        )?))?,
     }
     eprintln!("{}", summary(&report));
     Ok(ExitCode::Success)

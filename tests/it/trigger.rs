@@ -212,6 +212,16 @@ fn table_output_lists_each_object() {
         row.contains("annotation") && row.contains("triggered"),
         "{row}"
     );
+
+    let r = bed.run(&["trigger", "kustomization/apps", "-o", "yaml"]);
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("token: ") && r.stdout.contains("objects:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("result: triggered"), "{}", r.stdout);
+    assert!(r.stdout.ends_with('\n'));
 }
 
 #[test]
@@ -786,6 +796,8 @@ fn receiver_create_export_prints_secret_and_receiver() {
         r.stdout
     );
     assert!(r.stdout.contains("type: gitlab"), "{}", r.stdout);
+    assert!(r.stdout.ends_with('\n'), "{}", r.stdout);
+    assert!(!r.stdout.contains("gitlab---"), "{}", r.stdout);
     assert!(r.stdout.contains("namespace: apps"), "{}", r.stdout);
 }
 
