@@ -2,11 +2,14 @@
 //! talking to the world through the lower layers, and hands the report to
 //! [`crate::render`].
 
+pub mod completion;
 pub mod context;
 pub mod receiver;
+pub mod status;
 pub mod targets;
 pub mod trigger;
 pub mod version;
+pub mod wait;
 
 use crate::cli::receiver::ReceiverCommand;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
@@ -141,11 +144,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Context(args) => context::run(&session, args),
         Command::Trigger(args) => trigger::run(&session, args).await,
         Command::Receiver(ReceiverCommand::Create(a)) => receiver::create(&session, a).await,
-        Command::Push(_)
-        | Command::Wait(_)
-        | Command::Status(_)
-        | Command::Completion(_)
-        | Command::Complete(_) => Err(Error::other(
+        Command::Wait(args) => wait::run(&session, args).await,
+        Command::Status(args) => status::run(&session, args).await,
+        Command::Completion(args) => completion::run(args),
+        Command::Push(_) | Command::Complete(_) => Err(Error::other(
             ExitCode::Failure,
             "this command is not available in this build yet",
             Some("see docs/usage.md for the commands this version supports".into()),

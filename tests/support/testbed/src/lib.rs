@@ -9,8 +9,6 @@ pub use testbed_registry as registry;
 
 pub mod apiserver;
 
-#[cfg(feature = "sim")]
 pub mod flux;
 
-#[cfg(feature = "sim")]
 pub mod oci;

@@ -131,8 +131,8 @@ impl Client {
             .timeout(std::time::Duration::from_secs(30))
             .connect_timeout(std::time::Duration::from_secs(5));
         if let Some(pem) = &opts.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .context("parsing CA PEM")?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem.as_bytes()).context("parsing CA PEM")?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
@@ -245,7 +245,11 @@ impl Client {
     }
 
     /// GET a manifest by tag or digest.
-    pub async fn get_manifest(&self, repo: &str, reference: &str) -> anyhow::Result<PulledManifest> {
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> anyhow::Result<PulledManifest> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let accept = format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}, {OCI_INDEX}");
         let resp = self
@@ -317,7 +321,10 @@ impl Client {
                 .and_then(parse_next_link);
             let body = resp.bytes().await?;
             if !status.is_success() {
-                bail!("GET {u}: {status}: {}", String::from_utf8_lossy(&body).trim());
+                bail!(
+                    "GET {u}: {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                );
             }
             let v: Value = serde_json::from_slice(&body)?;
             tags.extend(
@@ -459,9 +466,19 @@ impl Client {
         if !annotations.iter().any(|(k, _)| *k == ANN_CREATED) {
             ann.push((ANN_CREATED.into(), now_seconds()));
         }
-        ann.extend(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        self.push_single_layer(repo, tag, (FLUX_CONFIG, b"{}"), (FLUX_CONTENT, &layer), &ann)
-            .await
+        ann.extend(
+            annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        self.push_single_layer(
+            repo,
+            tag,
+            (FLUX_CONFIG, b"{}"),
+            (FLUX_CONTENT, &layer),
+            &ann,
+        )
+        .await
     }
 
     /// Push a Helm chart in Helm's OCI format under tag `version` (with `+`
@@ -475,15 +492,28 @@ impl Client {
         extra_files: &[(&str, &[u8])],
         chart_annotations: &[(&str, &str)],
     ) -> anyhow::Result<String> {
-        let (config, layer) = helm_chart_package(chart_name, version, extra_files, chart_annotations)?;
+        let (config, layer) =
+            helm_chart_package(chart_name, version, extra_files, chart_annotations)?;
         let ann = vec![
-            ("org.opencontainers.image.title".to_string(), chart_name.to_string()),
-            ("org.opencontainers.image.version".to_string(), version.to_string()),
+            (
+                "org.opencontainers.image.title".to_string(),
+                chart_name.to_string(),
+            ),
+            (
+                "org.opencontainers.image.version".to_string(),
+                version.to_string(),
+            ),
             (ANN_CREATED.to_string(), now_seconds()),
         ];
         let tag = version.replace('+', "_");
-        self.push_single_layer(repo, &tag, (HELM_CONFIG, &config), (HELM_CONTENT, &layer), &ann)
-            .await
+        self.push_single_layer(
+            repo,
+            &tag,
+            (HELM_CONFIG, &config),
+            (HELM_CONTENT, &layer),
+            &ann,
+        )
+        .await
     }
 }
 
@@ -504,11 +534,7 @@ fn now_seconds() -> String {
 
 /// Parse `Bearer realm="…",service="…",scope="…"` into a map.
 pub fn parse_challenge(header: &str) -> HashMap<String, String> {
-    let rest = header
-        .split_once(' ')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .trim();
+    let rest = header.split_once(' ').map(|(_, r)| r).unwrap_or("").trim();
     let mut out = HashMap::new();
     let mut chars = rest.chars().peekable();
     loop {
@@ -650,10 +676,8 @@ pub fn helm_chart_package(
             chart_yaml.push_str(&format!("  {}: {}\n", q(k), q(v)));
         }
     }
-    let mut files: Vec<(String, Vec<u8>)> = vec![(
-        format!("{chart_name}/Chart.yaml"),
-        chart_yaml.into_bytes(),
-    )];
+    let mut files: Vec<(String, Vec<u8>)> =
+        vec![(format!("{chart_name}/Chart.yaml"), chart_yaml.into_bytes())];
     if !extra_files.iter().any(|(p, _)| *p == "values.yaml") {
         files.push((format!("{chart_name}/values.yaml"), b"{}\n".to_vec()));
     }
@@ -750,7 +774,14 @@ pub fn push_flux_artifact(
     files: &[(&str, &[u8])],
     annotations: &[(&str, &str)],
 ) -> anyhow::Result<String> {
-    push_flux_artifact_with(base_url, &ClientOptions::default(), repo, tag, files, annotations)
+    push_flux_artifact_with(
+        base_url,
+        &ClientOptions::default(),
+        repo,
+        tag,
+        files,
+        annotations,
+    )
 }
 
 /// Blocking: push a Flux artifact with credentials/TLS options.
@@ -807,7 +838,11 @@ pub fn push_helm_chart_with(
 }
 
 /// Blocking: pull a manifest by tag or digest.
-pub fn pull_manifest(base_url: &str, repo: &str, reference: &str) -> anyhow::Result<PulledManifest> {
+pub fn pull_manifest(
+    base_url: &str,
+    repo: &str,
+    reference: &str,
+) -> anyhow::Result<PulledManifest> {
     pull_manifest_with(base_url, &ClientOptions::default(), repo, reference)
 }
 
@@ -818,7 +853,11 @@ pub fn pull_manifest_with(
     repo: &str,
     reference: &str,
 ) -> anyhow::Result<PulledManifest> {
-    block_on(async { Client::new(base_url, opts)?.get_manifest(repo, reference).await })
+    block_on(async {
+        Client::new(base_url, opts)?
+            .get_manifest(repo, reference)
+            .await
+    })
 }
 
 /// Blocking: pull a blob by digest (verified).
@@ -858,7 +897,10 @@ mod tests {
         let out = unpack_tar_gz(&t1)?;
         assert_eq!(
             out,
-            vec![("a.yaml".to_string(), b"a".to_vec()), ("b/x.yaml".to_string(), b"b".to_vec())]
+            vec![
+                ("a.yaml".to_string(), b"a".to_vec()),
+                ("b/x.yaml".to_string(), b"b".to_vec())
+            ]
         );
         Ok(())
     }
@@ -878,7 +920,10 @@ mod tests {
         h.set_cksum();
         tb.append(&h, &b"x"[..])?;
         let bytes = tb.into_inner()?.finish()?;
-        let err = unpack_tar_gz(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = unpack_tar_gz(&bytes)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("traverse"), "{err}");
         Ok(())
     }
@@ -895,13 +940,24 @@ mod tests {
 
     #[test]
     fn helm_package_has_chart_yaml() -> anyhow::Result<()> {
-        let (config, layer) =
-            helm_chart_package("demo", "1.2.3", &[("templates/cm.yaml", b"x")], &[("a", "b")])?;
+        let (config, layer) = helm_chart_package(
+            "demo",
+            "1.2.3",
+            &[("templates/cm.yaml", b"x")],
+            &[("a", "b")],
+        )?;
         let cfg: Value = serde_json::from_slice(&config)?;
         assert_eq!(cfg["name"], "demo");
         let files = unpack_tar_gz(&layer)?;
         let names: Vec<_> = files.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(names, ["demo/Chart.yaml", "demo/values.yaml", "demo/templates/cm.yaml"]);
+        assert_eq!(
+            names,
+            [
+                "demo/Chart.yaml",
+                "demo/values.yaml",
+                "demo/templates/cm.yaml"
+            ]
+        );
         Ok(())
     }
 }

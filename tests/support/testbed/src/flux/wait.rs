@@ -40,10 +40,10 @@ pub fn wait_for(
     let deadline = Instant::now() + timeout;
     loop {
         let obj = store.get(api_version, kind, namespace, name);
-        if let Some(o) = &obj {
-            if pred(o) {
-                return Ok(o.clone());
-            }
+        if let Some(o) = &obj
+            && pred(o)
+        {
+            return Ok(o.clone());
         }
         if Instant::now() >= deadline {
             let last = obj
