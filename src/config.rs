@@ -65,7 +65,8 @@ pub fn stderr_is_terminal() -> bool {
 pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbosity {
-        0 => "warn,kube_runtime=error",
+        // kube_client logs request failures at ERROR; our own report says it better.
+        0 => "warn,kube_runtime=error,kube_client=off",
         1 => "warn,kubectl_gitlab_flux=debug",
         2 => "info,kubectl_gitlab_flux=trace,kube_client=debug,kube_runtime=debug",
         _ => "debug,kubectl_gitlab_flux=trace",

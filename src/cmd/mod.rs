@@ -4,11 +4,14 @@
 
 pub mod completion;
 pub mod context;
+pub mod receiver;
 pub mod status;
 pub mod targets;
+pub mod trigger;
 pub mod version;
 pub mod wait;
 
+use crate::cli::receiver::ReceiverCommand;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::cluster::{Cluster, ContextRequest, ResolvedContext, kubeconfig};
 use crate::config;
@@ -139,16 +142,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
+        Command::Trigger(args) => trigger::run(&session, args).await,
+        Command::Receiver(ReceiverCommand::Create(a)) => receiver::create(&session, a).await,
         Command::Wait(args) => wait::run(&session, args).await,
         Command::Status(args) => status::run(&session, args).await,
         Command::Completion(args) => completion::run(args),
-        Command::Push(_) | Command::Trigger(_) | Command::Receiver(_) | Command::Complete(_) => {
-            Err(Error::other(
-                ExitCode::Failure,
-                "this command is not available in this build yet",
-                Some("see docs/usage.md for the commands this version supports".into()),
-            ))
-        }
+        Command::Push(_) | Command::Complete(_) => Err(Error::other(
+            ExitCode::Failure,
+            "this command is not available in this build yet",
+            Some("see docs/usage.md for the commands this version supports".into()),
+        )),
     }
 }
 

@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod completions;
 mod status;
+mod trigger;
 mod wait;
