@@ -57,3 +57,8 @@ dist: ## Release archives per platform into dist/
 clean: ## Remove build output
 	$(CARGO) clean
 	rm -rf dist
+
+.PHONY: completions
+completions: ## Regenerate the completion scripts in completions/
+	$(CARGO) build --locked -q --bin $(BIN)
+	for s in bash zsh fish powershell elvish; do target/debug/$(BIN) completion $$s > completions/$(BIN).$$s; done

@@ -65,10 +65,9 @@ pub fn stderr_is_terminal() -> bool {
 pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbosity {
-        // rustls-platform-verifier logs every rejected certificate at ERROR;
-        // the registry error already says so, with a hint.
-        0 => "warn,kube_runtime=error,rustls_platform_verifier=off",
-        1 => "warn,kubectl_gitlab_flux=debug,rustls_platform_verifier=off",
+        // kube_client logs request failures at ERROR; our own report says it better.
+        0 => "warn,kube_runtime=error,kube_client=off",
+        1 => "warn,kubectl_gitlab_flux=debug",
         2 => "info,kubectl_gitlab_flux=trace,kube_client=debug,kube_runtime=debug",
         _ => "debug,kubectl_gitlab_flux=trace",
     };

@@ -60,13 +60,13 @@ pub enum ApiError {
         context: String,
         server: Option<String>,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("the Kubernetes API refused our credentials (401) for context {context:?}")]
     Unauthorized {
         context: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("forbidden: cannot {verb} {resource} in {}", scope(.namespace))]
     Forbidden {
@@ -74,7 +74,7 @@ pub enum ApiError {
         resource: String,
         namespace: Option<String>,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("{kind} {namespace}/{name} not found")]
     NotFound {
@@ -89,7 +89,7 @@ pub enum ApiError {
     #[error("the Kubernetes API rejected the request")]
     Other {
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -157,13 +157,13 @@ impl ApiError {
         match &err {
             kube::Error::Api(status) if status.code == 401 => ApiError::Unauthorized {
                 context: cluster.context.clone(),
-                source: err,
+                source: Box::new(err),
             },
             kube::Error::Api(status) if status.code == 403 => ApiError::Forbidden {
                 verb: verb.to_string(),
                 resource: resource.to_string(),
                 namespace: namespace.map(str::to_string),
-                source: err,
+                source: Box::new(err),
             },
             kube::Error::HyperError(_)
             | kube::Error::Service(_)
@@ -171,9 +171,11 @@ impl ApiError {
             | kube::Error::TlsRequired => ApiError::Unreachable {
                 context: cluster.context.clone(),
                 server: cluster.resolved.server.clone(),
-                source: err,
+                source: Box::new(err),
             },
-            _ => ApiError::Other { source: err },
+            _ => ApiError::Other {
+                source: Box::new(err),
+            },
         }
     }
 }

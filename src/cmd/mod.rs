@@ -2,11 +2,16 @@
 //! talking to the world through the lower layers, and hands the report to
 //! [`crate::render`].
 
+pub mod completion;
 pub mod context;
-pub mod push;
+pub mod receiver;
+pub mod status;
 pub mod targets;
+pub mod trigger;
 pub mod version;
+pub mod wait;
 
+use crate::cli::receiver::ReceiverCommand;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::cluster::{Cluster, ContextRequest, ResolvedContext, kubeconfig};
 use crate::config;
@@ -137,13 +142,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),
-        Command::Push(args) => push::run(&session, args).await,
-        Command::Trigger(_)
-        | Command::Wait(_)
-        | Command::Status(_)
-        | Command::Receiver(_)
-        | Command::Completion(_)
-        | Command::Complete(_) => Err(Error::other(
+        Command::Trigger(args) => trigger::run(&session, args).await,
+        Command::Receiver(ReceiverCommand::Create(a)) => receiver::create(&session, a).await,
+        Command::Wait(args) => wait::run(&session, args).await,
+        Command::Status(args) => status::run(&session, args).await,
+        Command::Completion(args) => completion::run(args),
+        Command::Push(_) | Command::Complete(_) => Err(Error::other(
             ExitCode::Failure,
             "this command is not available in this build yet",
             Some("see docs/usage.md for the commands this version supports".into()),

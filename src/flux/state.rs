@@ -207,15 +207,21 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
     let ours =
         |c: &Condition<'_>| attempted_target || (exp.token.is_some() && token_handled) || fresh(c);
 
+    // kustomize-controller moves status.observedGeneration only on success;
+    // a failure is tied to a generation through its condition.
+    let at_generation = |c: &Condition<'_>| {
+        c.observed_generation
+            .map_or(observed == generation, |g| g == generation)
+    };
     if let Some(s) = &stalled
-        && (ours(s) || observed == generation)
+        && (ours(s) || at_generation(s))
     {
         return Verdict::new(Phase::Failed, s.reason, s.message, revision);
     }
     if let Some(r) = &ready
         && r.status == "False"
         && !NOT_FAILURES.contains(&r.reason)
-        && observed == generation
+        && at_generation(r)
         && ours(r)
     {
         return Verdict::new(Phase::Failed, r.reason, r.message, revision);
@@ -463,6 +469,19 @@ mod tests {
         let v = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
         assert_eq!(v.phase, Phase::Failed);
         assert_eq!(v.reason, "BuildFailed");
+    }
+
+    #[test]
+    fn failure_counts_at_the_condition_generation() {
+        // First reconcile of a new generation failed: status.observedGeneration
+        // still names the old one, the condition the new one.
+        let obj = ks(
+            json!({"observedGeneration": 2, "lastAttemptedRevision": format!("v2@{D2}"),
+            "conditions": [cond("Ready", "False", "ReconciliationFailed", "apply failed")]}),
+        );
+        let v = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
+        assert_eq!(v.phase, Phase::Failed);
+        assert_eq!(v.reason, "ReconciliationFailed");
     }
 
     #[test]

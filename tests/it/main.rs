@@ -3,3 +3,7 @@
 
 mod cli;
 mod common;
+mod completions;
+mod status;
+mod trigger;
+mod wait;

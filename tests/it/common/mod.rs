@@ -63,10 +63,15 @@ impl Run {
     #[track_caller]
     pub fn assert_error(&self, code: i32, message: &str, hint: &str) -> &Run {
         assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
-        let first = self.stderr.lines().next().unwrap_or_default();
+        // Progress lines may come first; the report is the last thing.
+        let first = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default();
         assert!(
-            first.starts_with("error: ") && first.contains(message),
-            "first stderr line should be `error: …{message}…`, got:\n{}",
+            first.contains(message),
+            "stderr should have `error: …{message}…`, got:\n{}",
             self.stderr
         );
         let hint_line = self
@@ -123,3 +128,4 @@ pub fn write(path: &Path, content: &str) {
     }
     std::fs::write(path, content).expect("write");
 }
+pub mod bed;

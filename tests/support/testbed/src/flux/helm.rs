@@ -489,8 +489,8 @@ pub(crate) async fn reconcile(
                 generation,
             );
             status.insert("observedGeneration".into(), json!(generation));
-            sh.write_status(key, status);
             sh.event(&obj, true, "RetriesExceeded", &stalled_msg);
+            sh.write_status(key, status);
         } else {
             set_condition(
                 &mut status,
@@ -536,9 +536,9 @@ pub(crate) async fn reconcile(
     remove_condition(&mut status, "Stalled");
     set_condition(&mut status, "Released", "True", reason, &msg, generation);
     set_condition(&mut status, "Ready", "True", reason, &msg, generation);
-    sh.write_status(key, status);
     sh.event(&obj, false, reason, &msg);
     sh.record_ready(key, &chart.version);
+    sh.write_status(key, status);
     st.requeue_after(interval);
 }
 
@@ -572,8 +572,8 @@ fn fail_soft(
         generation,
     );
     set_condition(&mut status, "Ready", "False", reason, msg, generation);
-    sh.write_status(key, status);
     sh.event(obj, true, reason, msg);
+    sh.write_status(key, status);
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::util::{
     self, annotation, generation_of, remove_condition, set_condition, status_map, str_at,
 };
-use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_MESSAGE, Shared, WorkerState};
+use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_MESSAGE, Shared, StoredArtifact, WorkerState};
 use crate::oci;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -97,30 +97,37 @@ pub(crate) async fn reconcile(
     let was_ready = util::is_ready(&obj);
     let prev_applied = str_at(&obj, "/status/lastAppliedRevision").map(str::to_string);
 
+    // Source and dependencies are checked before the reconcile is marked
+    // as progressing, like kustomize-controller does.
+    let pre = precheck(sh, key, &obj, src, retry_interval);
     let mut status = status_map(&obj);
-    set_condition(
-        &mut status,
-        "Reconciling",
-        "True",
-        "Progressing",
-        "Reconciliation in progress",
-        generation,
-    );
-    set_condition(
-        &mut status,
-        "Ready",
-        "Unknown",
-        "Progressing",
-        "Reconciliation in progress",
-        generation,
-    );
-    if let Some(rev) = &src_rev {
-        status.insert("lastAttemptedRevision".into(), json!(rev));
-    }
-    sh.write_status(key, status.clone());
-    tokio::time::sleep(sh.cfg.progress_delay).await;
-
-    let result = run(sh, key, &obj, src, retry_interval).await;
+    let (result, precheck_failed) = match pre {
+        Err(f) => (Err(f), true),
+        Ok(artifact) => {
+            set_condition(
+                &mut status,
+                "Reconciling",
+                "True",
+                "Progressing",
+                "Reconciliation in progress",
+                generation,
+            );
+            set_condition(
+                &mut status,
+                "Ready",
+                "Unknown",
+                "Progressing",
+                "Reconciliation in progress",
+                generation,
+            );
+            if let Some(rev) = &src_rev {
+                status.insert("lastAttemptedRevision".into(), json!(rev));
+            }
+            sh.write_status(key, status.clone());
+            tokio::time::sleep(sh.cfg.progress_delay).await;
+            (run(sh, key, &obj, artifact, retry_interval).await, false)
+        }
+    };
     // Re-read the status: nothing else writes it, but keep what we wrote.
     let mut status = sh.get(key).map(|o| status_map(&o)).unwrap_or(status);
     util::handle_request(&obj, &mut status);
@@ -156,7 +163,6 @@ pub(crate) async fn reconcile(
                 &msg,
                 generation,
             );
-            sh.write_status(key, status);
             if !a.changes.is_empty() {
                 sh.event(&obj, false, "Progressing", &a.changes.join("\n"));
             }
@@ -173,6 +179,7 @@ pub(crate) async fn reconcile(
             if !was_ready || prev_applied.as_deref() != Some(a.revision.as_str()) {
                 sh.record_ready(key, &a.revision);
             }
+            sh.write_status(key, status);
             st.requeue_after(interval);
         }
         Err(f) => {
@@ -194,7 +201,7 @@ pub(crate) async fn reconcile(
                     generation,
                 );
                 status.insert("observedGeneration".into(), json!(generation));
-            } else {
+            } else if !precheck_failed || util::condition(&status, "Reconciling").is_some() {
                 set_condition(
                     &mut status,
                     "Reconciling",
@@ -212,11 +219,21 @@ pub(crate) async fn reconcile(
                 &f.message,
                 generation,
             );
-            sh.write_status(key, status);
-            sh.event(&obj, true, f.reason, &f.message);
             if f.reason == "DependencyNotReady" {
                 st.waiting_deps = true;
+                sh.event(
+                    &obj,
+                    false,
+                    "DependencyNotReady",
+                    &format!(
+                        "Dependencies do not meet ready condition, retrying in {}",
+                        util::format_go_duration(f.retry)
+                    ),
+                );
+            } else {
+                sh.event(&obj, true, f.reason, &f.message);
             }
+            sh.write_status(key, status);
             if !f.stalled {
                 st.requeue_after(f.retry);
             }
@@ -276,13 +293,14 @@ fn push_history(
     status.insert("history".into(), Value::Array(hist));
 }
 
-async fn run(
+/// Source artifact and dependencies.
+fn precheck(
     sh: &Arc<Shared>,
     key: &ObjKey,
     obj: &Value,
     src: Result<(String, String), String>,
     retry: Duration,
-) -> Result<Applied, Failure> {
+) -> Result<Arc<StoredArtifact>, Failure> {
     let (src_ns, src_name) = src.map_err(|m| Failure::new("ArtifactFailed", m, retry))?;
     let requeue = sh.cfg.requeue_delay;
     let src_obj = sh
@@ -306,7 +324,10 @@ async fn run(
         .ok_or_else(|| {
             Failure::new(
                 "ArtifactFailed",
-                "Source artifact not found, retrying in 30s",
+                format!(
+                    "Source artifact not found, retrying in {}",
+                    util::format_go_duration(requeue)
+                ),
                 requeue,
             )
         })?;
@@ -314,7 +335,16 @@ async fn run(
     if let Err(m) = sh.check_dependencies(key, obj) {
         return Err(Failure::new("DependencyNotReady", m, requeue));
     }
+    Ok(artifact)
+}
 
+async fn run(
+    sh: &Arc<Shared>,
+    key: &ObjKey,
+    obj: &Value,
+    artifact: Arc<StoredArtifact>,
+    retry: Duration,
+) -> Result<Applied, Failure> {
     let files = oci::unpack_tar_gz(&artifact.layer).map_err(|e| {
         Failure::new(
             "ArtifactFailed",

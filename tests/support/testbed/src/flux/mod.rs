@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use futures::FutureExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
@@ -392,11 +393,36 @@ async fn worker(sh: Arc<Shared>, key: ObjKey, notify: Arc<Notify>) {
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
-        match key.kind {
-            FluxKind::OciRepository => source::reconcile(&sh, &key, obj, &mut st, forced).await,
-            FluxKind::Kustomization => kustomize::reconcile(&sh, &key, obj, &mut st, forced).await,
-            FluxKind::HelmRelease => helm::reconcile(&sh, &key, obj, &mut st, forced).await,
-            FluxKind::Receiver => receiver::reconcile(&sh, &key, obj, &mut st),
+        let snapshot = obj.clone();
+        let run = async {
+            match key.kind {
+                FluxKind::OciRepository => source::reconcile(&sh, &key, obj, &mut st, forced).await,
+                FluxKind::Kustomization => {
+                    kustomize::reconcile(&sh, &key, obj, &mut st, forced).await
+                }
+                FluxKind::HelmRelease => helm::reconcile(&sh, &key, obj, &mut st, forced).await,
+                FluxKind::Receiver => receiver::reconcile(&sh, &key, obj, &mut st),
+            }
+        };
+        if let Err(panic) = std::panic::AssertUnwindSafe(run).catch_unwind().await {
+            // A simulator bug must not kill the worker: surface it on the object.
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            let mut status = util::status_map(&snapshot);
+            let generation = util::generation_of(&snapshot);
+            util::set_condition(
+                &mut status,
+                "Ready",
+                "False",
+                "SimulatorError",
+                &format!("flux simulator failed on this object: {what}"),
+                generation,
+            );
+            sh.write_status(&key, status);
+            st.requeue_after(sh.cfg.requeue_delay.max(Duration::from_secs(5)));
         }
     }
 }

@@ -105,7 +105,6 @@ pub(crate) async fn reconcile(
                 &msg,
                 generation,
             );
-            sh.write_status(key, status);
             if changed {
                 sh.event(
                     &obj,
@@ -120,6 +119,7 @@ pub(crate) async fn reconcile(
             if changed || !was_ready {
                 sh.record_ready(key, &f.revision);
             }
+            sh.write_status(key, status);
             st.requeue_after(interval);
         }
         Err(msg) => {
@@ -149,8 +149,8 @@ pub(crate) async fn reconcile(
                 &msg,
                 generation,
             );
-            sh.write_status(key, status);
             sh.event(&obj, true, "OCIArtifactPullFailed", &msg);
+            sh.write_status(key, status);
             let exp = sh
                 .cfg
                 .requeue_delay

@@ -1,0 +1,377 @@
+//! `status`: readiness of OCIRepositories, Kustomizations and HelmReleases
+//! as a table or a source → consumers → inventory tree; `--watch` keeps it
+//! live from watch events.
+
+use futures::StreamExt;
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::{Session, targets, write_stdout};
+use crate::cli::OutputFormat;
+use crate::cli::status::StatusArgs;
+use crate::cluster::objects::{FluxApi, to_value};
+use crate::error::{ExitCode, Result};
+use crate::flux::selector::{self, object_ref};
+use crate::flux::state::condition;
+use crate::flux::{FluxKind, ObjectRef};
+use crate::render;
+
+const KINDS: [FluxKind; 3] = [
+    FluxKind::OciRepository,
+    FluxKind::Kustomization,
+    FluxKind::HelmRelease,
+];
+
+/// One row of the status view.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusRow {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub ready: String,
+    pub reason: String,
+    pub revision: String,
+    pub suspended: bool,
+    pub age: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
+    let clusters = session.clusters().await?;
+    let multi = clusters.len() > 1;
+    let selecting = !args.target.objects.is_empty() || args.target.artifact.is_some();
+    let mut apis = Vec::new();
+    let mut objects: BTreeMap<(usize, ObjectRef), Value> = BTreeMap::new();
+    let mut selected: Vec<(usize, ObjectRef)> = Vec::new();
+    for (i, cluster) in clusters.iter().enumerate() {
+        let api = FluxApi::discover(cluster).await?;
+        let scope = if args.target.all_namespaces {
+            None
+        } else {
+            Some(cluster.namespace())
+        };
+        for kind in KINDS {
+            for obj in api.list(kind, scope).await? {
+                objects.insert((i, object_ref(kind, &obj)), obj);
+            }
+        }
+        if selecting {
+            let sel = targets::select(&api, &args.target, cluster.namespace()).await?;
+            selected.extend(sel.refs().into_iter().map(|r| (i, r)));
+        }
+        apis.push(api);
+    }
+    let names: Vec<String> = clusters.iter().map(|c| c.context.clone()).collect();
+    let view = |objects: &BTreeMap<(usize, ObjectRef), Value>| -> Result<String> {
+        let rows = rows_for(
+            objects,
+            if selecting { Some(&selected) } else { None },
+            &names,
+            multi,
+        );
+        Ok(match session.output {
+            OutputFormat::Table if args.tree => tree(objects, &rows, multi),
+            OutputFormat::Table => table(&rows, multi, session.color_stdout),
+            format => render::document(&rows, format)?,
+        })
+    };
+
+    if !args.watch {
+        write_stdout(&view(&objects)?)?;
+        return Ok(ExitCode::Success);
+    }
+
+    // --watch: redraw on every batch of events until interrupted.
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(usize, FluxKind, Option<Value>, Value)>();
+    for (i, api) in apis.iter().enumerate() {
+        let scope = if args.target.all_namespaces {
+            None
+        } else {
+            Some(clusters[i].namespace().to_string())
+        };
+        for kind in KINDS {
+            if !api.is_served(kind) {
+                continue;
+            }
+            let dyn_api = api.api(kind, scope.as_deref())?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut stream = watcher(dyn_api, watcher::Config::default())
+                    .default_backoff()
+                    .boxed();
+                while let Some(ev) = stream.next().await {
+                    let sent = match ev {
+                        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                            let v = to_value(o);
+                            tx.send((i, kind, Some(v.clone()), v))
+                        }
+                        Ok(watcher::Event::Delete(o)) => tx.send((i, kind, None, to_value(o))),
+                        _ => Ok(()),
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    drop(tx);
+    let mut drawn = 0usize;
+    loop {
+        let text = view(&objects)?;
+        if session.stdout_tty && drawn > 0 {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\x1b[{drawn}F\x1b[J");
+        }
+        write_stdout(&text)?;
+        drawn = text.lines().count();
+        let Some(first) = rx.recv().await else { break };
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        for (i, kind, new, old) in batch {
+            let key = (i, object_ref(kind, &old));
+            match new {
+                Some(v) => {
+                    objects.insert(key, v);
+                }
+                None => {
+                    objects.remove(&key);
+                }
+            }
+        }
+        if !session.stdout_tty {
+            write_stdout("\n")?;
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+fn rows_for(
+    objects: &BTreeMap<(usize, ObjectRef), Value>,
+    only: Option<&Vec<(usize, ObjectRef)>>,
+    clusters: &[String],
+    multi: bool,
+) -> Vec<StatusRow> {
+    let now = jiff::Timestamp::now();
+    let mut rows: Vec<StatusRow> = objects
+        .iter()
+        .filter(|(k, _)| only.is_none_or(|o| o.contains(k)))
+        .map(|((i, r), obj)| {
+            let ready = condition(obj, "Ready");
+            let revision = match r.kind {
+                FluxKind::Kustomization => obj.pointer("/status/lastAppliedRevision"),
+                FluxKind::HelmRelease => obj.pointer("/status/lastAttemptedRevision"),
+                _ => obj.pointer("/status/artifact/revision"),
+            }
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+            let age = obj
+                .pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| age(now.duration_since(t).as_secs()))
+                .unwrap_or_default();
+            StatusRow {
+                cluster: if multi {
+                    clusters[*i].clone()
+                } else {
+                    String::new()
+                },
+                namespace: r.namespace.clone(),
+                kind: r.kind.kind().to_string(),
+                name: r.name.clone(),
+                ready: ready.as_ref().map_or("Unknown", |c| c.status).to_string(),
+                reason: ready.as_ref().map_or("", |c| c.reason).to_string(),
+                revision,
+                suspended: obj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true),
+                age,
+                message: ready.as_ref().map_or("", |c| c.message).to_string(),
+                source: selector::source_of(r.kind, obj)
+                    .map(|s| format!("{}/{}/{}", s.kind, s.namespace, s.name)),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| {
+        (
+            r.cluster.clone(),
+            r.namespace.clone(),
+            kind_order(&r.kind),
+            r.name.clone(),
+        )
+    });
+    rows
+}
+
+fn kind_order(kind: &str) -> u8 {
+    match kind {
+        "OCIRepository" => 0,
+        "Kustomization" => 1,
+        _ => 2,
+    }
+}
+
+/// kubectl-style age: 45s, 12m, 3h, 5d.
+pub fn age(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn table(rows: &[StatusRow], multi: bool, color: bool) -> String {
+    use owo_colors::OwoColorize;
+    let mut header = Vec::new();
+    if multi {
+        header.push("CLUSTER");
+    }
+    header.extend([
+        "NAMESPACE",
+        "KIND/NAME",
+        "READY",
+        "REASON",
+        "REVISION",
+        "SUSPENDED",
+        "AGE",
+        "MESSAGE",
+    ]);
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut row = Vec::new();
+            if multi {
+                row.push(r.cluster.clone());
+            }
+            let ready = match (color, r.ready.as_str()) {
+                (true, "True") => r.ready.green().to_string(),
+                (true, "False") => r.ready.red().to_string(),
+                (true, _) => r.ready.yellow().to_string(),
+                _ => r.ready.clone(),
+            };
+            row.extend([
+                r.namespace.clone(),
+                format!("{}/{}", r.kind, r.name),
+                ready,
+                r.reason.clone(),
+                crate::render::wait::short_revision(&r.revision),
+                r.suspended.to_string(),
+                r.age.clone(),
+                r.message
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(100)
+                    .collect(),
+            ]);
+            row
+        })
+        .collect();
+    if rows.is_empty() {
+        return "No Flux objects found.\n".into();
+    }
+    render::table(&header, body)
+}
+
+/// Sources, their consumers, and the Flux objects in consumers' inventories.
+fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi: bool) -> String {
+    let label = |r: &StatusRow| {
+        let mark = match (r.suspended, r.ready.as_str()) {
+            (true, _) => "⏸",
+            (_, "True") => "✔",
+            (_, "False") => "✖",
+            _ => "…",
+        };
+        let cluster = if multi {
+            format!("[{}] ", r.cluster)
+        } else {
+            String::new()
+        };
+        format!(
+            "{cluster}{mark} {}/{}/{} {} {}",
+            r.kind,
+            r.namespace,
+            r.name,
+            crate::render::wait::short_revision(&r.revision),
+            r.reason
+        )
+    };
+    let find = |kind: &str, ns: &str, name: &str| {
+        rows.iter()
+            .find(|r| r.kind == kind && r.namespace == ns && r.name == name)
+    };
+    let mut out = String::new();
+    let mut shown: Vec<String> = Vec::new();
+    for src in rows.iter().filter(|r| r.kind == "OCIRepository") {
+        out.push_str(&label(src));
+        out.push('\n');
+        let key = format!("OCIRepository/{}/{}", src.namespace, src.name);
+        shown.push(key.clone());
+        let consumers: Vec<&StatusRow> = rows
+            .iter()
+            .filter(|r| r.source.as_deref() == Some(key.as_str()))
+            .collect();
+        for (ci, c) in consumers.iter().enumerate() {
+            let last = ci + 1 == consumers.len();
+            out.push_str(&format!(
+                "{} {}\n",
+                if last { "└──" } else { "├──" },
+                label(c)
+            ));
+            shown.push(format!("{}/{}/{}", c.kind, c.namespace, c.name));
+            let obj = objects
+                .iter()
+                .find(|((_, r), _)| {
+                    r.kind.kind() == c.kind && r.namespace == c.namespace && r.name == c.name
+                })
+                .map(|(_, v)| v);
+            let children: Vec<&StatusRow> = obj
+                .and_then(|o| o.pointer("/status/inventory/entries"))
+                .and_then(Value::as_array)
+                .map(|entries| {
+                    entries
+                        .iter()
+                        .filter_map(|e| e.get("id").and_then(Value::as_str))
+                        .filter_map(|id| {
+                            let p: Vec<&str> = id.splitn(4, '_').collect();
+                            (p.len() == 4).then(|| find(p[3], p[0], p[1])).flatten()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (gi, g) in children.iter().enumerate() {
+                let branch = if last { "    " } else { "│   " };
+                let tip = if gi + 1 == children.len() {
+                    "└──"
+                } else {
+                    "├──"
+                };
+                out.push_str(&format!("{branch}{tip} {}\n", label(g)));
+                shown.push(format!("{}/{}/{}", g.kind, g.namespace, g.name));
+            }
+        }
+    }
+    for r in rows {
+        if !shown.contains(&format!("{}/{}/{}", r.kind, r.namespace, r.name)) {
+            out.push_str(&label(r));
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        out.push_str("No Flux objects found.\n");
+    }
+    out
+}

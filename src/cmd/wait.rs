@@ -1,0 +1,703 @@
+//! `wait`: block until the selected objects applied exactly the target
+//! revision and are Ready — watching, never polling — and fail fast with
+//! the reason and the object's events.
+//!
+//! One watcher per (cluster, kind, namespace scope) feeds a single loop
+//! that keeps the latest copy of every object and re-evaluates the
+//! verdicts (`flux::state`) after each event. Targets grow while waiting:
+//! the sources of selected consumers, and the Flux objects (and with
+//! `--health`, workloads) listed in a Kustomization's inventory once it
+//! applied the target revision.
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+use super::{Session, targets, write_stdout};
+use crate::cli::wait::{WaitArgs, WaitFlags};
+use crate::cli::{OutputFormat, TargetArgs};
+use crate::cluster::objects::{FluxApi, to_value};
+use crate::cluster::{ApiError, Cluster};
+use crate::config;
+use crate::error::{Error, ExitCode, Result};
+use crate::flux::selector::{self, ArtifactSelector, revision_digest};
+use crate::flux::state::{self, Expectation, Phase, Verdict};
+use crate::flux::{FluxKind, ObjectRef};
+use crate::render::wait as view;
+
+/// A kind we may follow: a Flux kind or a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TKind {
+    Flux(FluxKind),
+    Workload(&'static str),
+}
+
+impl TKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TKind::Flux(k) => k.kind(),
+            TKind::Workload(k) => k,
+        }
+    }
+
+    fn from_inventory(group: &str, kind: &str) -> Option<TKind> {
+        if let Some(k) = FluxKind::from_kind(kind).filter(|k| k.info().group == group) {
+            return Some(TKind::Flux(k));
+        }
+        match (group, kind) {
+            ("apps", "Deployment") => Some(TKind::Workload("Deployment")),
+            ("apps", "StatefulSet") => Some(TKind::Workload("StatefulSet")),
+            ("apps", "DaemonSet") => Some(TKind::Workload("DaemonSet")),
+            ("batch", "Job") => Some(TKind::Workload("Job")),
+            _ => None,
+        }
+    }
+
+    fn workload_resource(kind: &str) -> ApiResource {
+        let (group, plural) = match kind {
+            "Deployment" => ("apps", "deployments"),
+            "StatefulSet" => ("apps", "statefulsets"),
+            "DaemonSet" => ("apps", "daemonsets"),
+            _ => ("batch", "jobs"),
+        };
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
+    }
+}
+
+/// Why an object is followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Selected,
+    SourceOf(String),
+    Inventory(String),
+}
+
+/// One followed object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub cluster: usize,
+    pub kind: TKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    fn flux(cluster: usize, r: &ObjectRef) -> Key {
+        Key {
+            cluster,
+            kind: TKind::Flux(r.kind),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+    fn label(&self) -> String {
+        format!("{}/{}/{}", self.kind.name(), self.namespace, self.name)
+    }
+}
+
+/// What the loop knows of one target.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    pub origin: Origin,
+    pub verdict: Verdict,
+    pub since: Instant,
+    pub settled: Option<Duration>,
+    pub events: Vec<String>,
+}
+
+enum Msg {
+    Apply(usize, TKind, Value),
+    Delete(usize, TKind, Value),
+    Fatal(ApiError),
+}
+
+/// Settings shared by `wait` and `push --wait`.
+pub struct WaitPlan {
+    pub target: TargetArgs,
+    pub digest_override: Option<String>,
+    pub token: Option<String>,
+    pub timeout: Duration,
+    pub flags: WaitFlags,
+}
+
+pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
+    let timeout = config::parse_timeout("--timeout", &args.timeout)?;
+    let plan = WaitPlan {
+        target: args.target,
+        digest_override: None,
+        token: args.since_token,
+        timeout,
+        flags: args.flags,
+    };
+    run_plan(session, plan).await
+}
+
+/// Run a wait; prints progress, the final report, and returns the exit code.
+pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
+    let namespace_hint = session.global.namespace.clone().unwrap_or_default();
+    targets::validate(
+        &plan.target,
+        if namespace_hint.is_empty() {
+            "default"
+        } else {
+            &namespace_hint
+        },
+    )?;
+    let started = Instant::now();
+    let started_at = jiff::Timestamp::now();
+    let clusters = session.clusters().await?;
+    let multi = clusters.len() > 1;
+
+    let mut apis = Vec::new();
+    let mut cache: HashMap<Key, Value> = HashMap::new();
+    let mut tracked: BTreeMap<Key, Tracked> = BTreeMap::new();
+    let mut artifact: Option<ArtifactSelector> = None;
+    let mut artifact_sources: HashSet<Key> = HashSet::new();
+    for (i, cluster) in clusters.iter().enumerate() {
+        let api = FluxApi::discover(cluster).await?;
+        let selection = targets::select(&api, &plan.target, cluster.namespace()).await?;
+        for (r, obj) in &selection.objects {
+            let key = Key::flux(i, r);
+            if selection.artifact.is_some() && r.kind == FluxKind::OciRepository {
+                artifact_sources.insert(key.clone());
+            }
+            tracked.insert(key.clone(), new_tracked(Origin::Selected, started));
+            cache.insert(key.clone(), obj.clone());
+            if let Some(src) = selector::source_of(r.kind, obj) {
+                tracked
+                    .entry(Key::flux(i, &src))
+                    .or_insert_with(|| new_tracked(Origin::SourceOf(key.label()), started));
+            }
+        }
+        artifact = artifact.or(selection.artifact);
+        apis.push(api);
+    }
+    let digest = plan
+        .digest_override
+        .clone()
+        .or_else(|| artifact.as_ref().and_then(|a| a.digest.clone()));
+    let base = Expectation {
+        digest: digest.clone(),
+        target_revision: None,
+        token: plan.token.clone(),
+        started_at: Some(started_at),
+    };
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut watching: HashSet<(usize, TKind, Option<String>)> = HashSet::new();
+    let mut printer = view::Progress::new(
+        session,
+        multi,
+        clusters.iter().map(|c| c.context.clone()).collect(),
+    );
+    let deadline = tokio::time::Instant::now() + plan.timeout;
+    let mut ticker = tokio::time::interval(Duration::from_millis(if session.stderr_tty {
+        250
+    } else {
+        60_000
+    }));
+
+    let outcome = loop {
+        ensure_watches(&apis, &tracked, &plan.target, &mut watching, &tx);
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break Outcome::Timeout };
+                let mut batch = vec![msg];
+                while let Ok(m) = rx.try_recv() { batch.push(m); }
+                for m in batch {
+                    match m {
+                        Msg::Apply(c, kind, obj) => { cache.insert(key_of(c, kind, &obj), obj); }
+                        Msg::Delete(c, kind, obj) => { cache.remove(&key_of(c, kind, &obj)); }
+                        Msg::Fatal(e) => return Err(e.into()),
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => break Outcome::Timeout,
+            _ = ticker.tick() => { printer.tick(&tracked, started); continue; }
+        }
+        evaluate_all(
+            &mut tracked,
+            &cache,
+            &base,
+            &artifact_sources,
+            &plan.flags,
+            started,
+        );
+        printer.update(&tracked, started);
+        let failed = tracked.values().any(|t| t.verdict.phase == Phase::Failed)
+            || (!plan.flags.ignore_suspended
+                && tracked
+                    .values()
+                    .any(|t| t.verdict.phase == Phase::Suspended));
+        if failed && !plan.flags.no_fail_fast {
+            break Outcome::Failed;
+        }
+        let all_done = tracked.values().all(|t| {
+            t.verdict.phase == Phase::Ready
+                || (plan.flags.ignore_suspended && t.verdict.phase == Phase::Suspended)
+        });
+        if all_done {
+            break Outcome::Ready;
+        }
+    };
+
+    if outcome == Outcome::Failed {
+        for (key, t) in tracked.iter_mut() {
+            if matches!(t.verdict.phase, Phase::Failed | Phase::Suspended) {
+                t.events = recent_events(&clusters[key.cluster], key).await;
+            }
+        }
+    }
+    printer.finish(&tracked, started, outcome.as_str());
+
+    let report = view::WaitReport::new(
+        outcome.as_str(),
+        started.elapsed(),
+        artifact.as_ref().map(|a| a.url()),
+        digest,
+        plan.token.clone(),
+        clusters.iter().map(|c| c.context.clone()).collect(),
+        &tracked,
+    );
+    if let Some(path) = &plan.flags.junit {
+        view::write_junit(path, &report)?;
+    }
+    let text = match session.output {
+        OutputFormat::Table => view::final_table(&report, multi, session.color_stdout),
+        format => crate::render::document(&report, format)?,
+    };
+    write_stdout(&text)?;
+    match outcome {
+        Outcome::Ready => Ok(ExitCode::Success),
+        Outcome::Failed => Err(Error::other(
+            ExitCode::Failure,
+            view::failure_summary(&report),
+            Some("read the message and events above; fix and push again, or `kubectl gitlab-flux status --tree` for the whole picture".into()),
+        )),
+        Outcome::Timeout => Err(Error::other(
+            ExitCode::Timeout,
+            format!("timed out after {} waiting for {}", humantime::format_duration(plan.timeout), view::pending_summary(&report)),
+            Some("raise --timeout, or check the pending objects with `kubectl gitlab-flux status`".into()),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ready,
+    Failed,
+    Timeout,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ready => "ready",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+        }
+    }
+}
+
+fn new_tracked(origin: Origin, now: Instant) -> Tracked {
+    Tracked {
+        origin,
+        verdict: Verdict {
+            phase: Phase::Pending,
+            reason: "Waiting".into(),
+            message: "waiting for the first watch event".into(),
+            revision: None,
+        },
+        since: now,
+        settled: None,
+        events: Vec::new(),
+    }
+}
+
+fn key_of(cluster: usize, kind: TKind, obj: &Value) -> Key {
+    Key {
+        cluster,
+        kind,
+        namespace: obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        name: obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// Start a watcher for every (cluster, kind, scope) a target needs.
+fn ensure_watches(
+    apis: &[FluxApi],
+    tracked: &BTreeMap<Key, Tracked>,
+    target: &TargetArgs,
+    watching: &mut HashSet<(usize, TKind, Option<String>)>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let wanted: BTreeSet<(usize, TKind, Option<String>)> = tracked
+        .keys()
+        .map(|k| {
+            (
+                k.cluster,
+                k.kind,
+                if target.all_namespaces {
+                    None
+                } else {
+                    Some(k.namespace.clone())
+                },
+            )
+        })
+        .collect();
+    for (c, kind, scope) in wanted {
+        if watching.contains(&(c, kind, None)) || !watching.insert((c, kind, scope.clone())) {
+            continue;
+        }
+        let api = &apis[c];
+        let resource = match kind {
+            TKind::Flux(k) => match api.resource(k) {
+                Ok(r) => r.clone(),
+                Err(e) => {
+                    let _ = tx.send(Msg::Fatal(e));
+                    continue;
+                }
+            },
+            TKind::Workload(k) => TKind::workload_resource(k),
+        };
+        let client = api.cluster.client.clone();
+        let dyn_api: Api<DynamicObject> = match &scope {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        };
+        let cluster = api.cluster.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            watch_loop(cluster, c, kind, resource, dyn_api, scope, tx).await;
+        });
+    }
+}
+
+async fn watch_loop(
+    cluster: Cluster,
+    c: usize,
+    kind: TKind,
+    resource: ApiResource,
+    api: Api<DynamicObject>,
+    scope: Option<String>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(item) = stream.next().await {
+        let msg = match item {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                Msg::Apply(c, kind, to_value(o))
+            }
+            Ok(watcher::Event::Delete(o)) => Msg::Delete(c, kind, to_value(o)),
+            Ok(_) => continue,
+            Err(err) => {
+                // Forbidden and unknown resources will not heal: stop. The
+                // rest (dropped connections, 410 Gone, restarts) the
+                // watcher's backoff re-lists through.
+                let api_err = match &err {
+                    watcher::Error::InitialListFailed(kube::Error::Api(s))
+                    | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+                        if s.code == 403 || s.code == 401 =>
+                    {
+                        let kube_err = match err {
+                            watcher::Error::InitialListFailed(e)
+                            | watcher::Error::WatchStartFailed(e) => e,
+                            _ => continue,
+                        };
+                        Some(ApiError::from_kube(
+                            &cluster,
+                            "watch",
+                            &resource.plural,
+                            scope.as_deref(),
+                            kube_err,
+                        ))
+                    }
+                    _ => {
+                        tracing::debug!(kind = kind.name(), error = %err, "watch interrupted; resuming");
+                        None
+                    }
+                };
+                match api_err {
+                    Some(e) => Msg::Fatal(e),
+                    None => continue,
+                }
+            }
+        };
+        let fatal = matches!(msg, Msg::Fatal(_));
+        if tx.send(msg).is_err() || fatal {
+            return;
+        }
+    }
+}
+
+/// Whether an object is failing, whatever revision: used to name the
+/// culprit of a DependencyNotReady chain.
+fn failing(obj: &Value) -> Option<String> {
+    if let Some(s) = state::condition(obj, "Stalled").filter(|c| c.status == "True") {
+        return Some(format!("{}: {}", s.reason, s.message));
+    }
+    let generation = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let observed = obj
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64)
+        .unwrap_or(-1);
+    state::condition(obj, "Ready")
+        .filter(|c| {
+            c.status == "False"
+                && c.observed_generation
+                    .map_or(observed == generation, |g| g == generation)
+                && ![
+                    "Progressing",
+                    "ProgressingWithRetry",
+                    "DependencyNotReady",
+                    "",
+                ]
+                .contains(&c.reason)
+        })
+        .map(|c| format!("{}: {}", c.reason, c.message))
+}
+
+fn evaluate_all(
+    tracked: &mut BTreeMap<Key, Tracked>,
+    cache: &HashMap<Key, Value>,
+    base: &Expectation,
+    artifact_sources: &HashSet<Key>,
+    flags: &WaitFlags,
+    started: Instant,
+) {
+    // New targets found in inventories are added and evaluated in further rounds.
+    for _round in 0..8 {
+        let mut added: Vec<(Key, Tracked)> = Vec::new();
+        let keys: Vec<Key> = tracked.keys().cloned().collect();
+        for key in keys {
+            let origin = tracked[&key].origin.clone();
+            let verdict = match cache.get(&key) {
+                None => Verdict {
+                    phase: Phase::Pending,
+                    reason: "NotFound".into(),
+                    message: "not found (yet)".into(),
+                    revision: None,
+                },
+                Some(obj) => {
+                    verdict_for(&key, obj, &origin, cache, base, artifact_sources, tracked)
+                }
+            };
+            let t = tracked.get_mut(&key).expect("key from map");
+            if t.verdict.phase != verdict.phase && verdict.phase.is_final() {
+                t.settled = Some(started.elapsed());
+            }
+            if !verdict.phase.is_final() {
+                t.settled = None;
+            }
+            t.verdict = verdict;
+            // Follow the inventory of a Kustomization that applied the target.
+            if t.verdict.phase == Phase::Ready
+                && key.kind == TKind::Flux(FluxKind::Kustomization)
+                && !flags.no_inventory
+                && let Some(obj) = cache.get(&key)
+            {
+                for child in inventory(key.cluster, obj, flags.health) {
+                    if !tracked.contains_key(&child) && !added.iter().any(|(k, _)| *k == child) {
+                        added.push((
+                            child,
+                            new_tracked(Origin::Inventory(key.label()), Instant::now()),
+                        ));
+                    }
+                }
+            }
+        }
+        if added.is_empty() {
+            return;
+        }
+        tracked.extend(added);
+    }
+}
+
+fn verdict_for(
+    key: &Key,
+    obj: &Value,
+    origin: &Origin,
+    cache: &HashMap<Key, Value>,
+    base: &Expectation,
+    artifact_sources: &HashSet<Key>,
+    tracked: &BTreeMap<Key, Tracked>,
+) -> Verdict {
+    let kind = match key.kind {
+        TKind::Workload(k) => return state::evaluate_workload(k, obj),
+        TKind::Flux(k) => k,
+    };
+    let mut exp = Expectation {
+        digest: None,
+        target_revision: None,
+        token: if matches!(origin, Origin::Inventory(_)) {
+            None
+        } else {
+            base.token.clone()
+        },
+        started_at: base.started_at,
+    };
+    if artifact_sources.contains(key) {
+        exp.digest = base.digest.clone();
+    }
+    if let Some(src) = selector::source_of(kind, obj) {
+        let src_key = Key::flux(key.cluster, &src);
+        let src_rev = cache
+            .get(&src_key)
+            .and_then(|s| s.pointer("/status/artifact/revision"))
+            .and_then(Value::as_str);
+        let want_digest = if artifact_sources.contains(&src_key) {
+            base.digest.clone()
+        } else {
+            None
+        };
+        match (src_rev, &want_digest) {
+            (Some(rev), Some(d)) if revision_digest(rev) == Some(d.as_str()) => {
+                exp.target_revision = Some(rev.to_string());
+                exp.digest = Some(d.clone());
+            }
+            (_, Some(d)) => {
+                let v = state::evaluate(
+                    kind,
+                    obj,
+                    &Expectation {
+                        target_revision: None,
+                        digest: None,
+                        ..exp.clone()
+                    },
+                );
+                if v.phase == Phase::Suspended {
+                    return v;
+                }
+                return Verdict {
+                    phase: Phase::Pending,
+                    reason: "SourceNotReady".into(),
+                    message: format!(
+                        "waiting for {}/{}/{} to fetch {}",
+                        src.kind,
+                        src.namespace,
+                        src.name,
+                        short_digest(d)
+                    ),
+                    revision: v.revision,
+                };
+            }
+            (Some(rev), None) if tracked.contains_key(&src_key) => {
+                exp.target_revision = Some(rev.to_string());
+                if kind == FluxKind::HelmRelease {
+                    exp.digest = revision_digest(rev).map(str::to_string);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut verdict = state::evaluate(kind, obj, &exp);
+    if verdict.reason == "DependencyNotReady" {
+        for dep in selector::depends_on(kind, obj) {
+            if let Some(why) = cache.get(&Key::flux(key.cluster, &dep)).and_then(failing) {
+                verdict.phase = Phase::Failed;
+                verdict.message = format!(
+                    "depends on {}/{}/{}, which failed: {why}",
+                    dep.kind, dep.namespace, dep.name
+                );
+            }
+        }
+    }
+    verdict
+}
+
+fn short_digest(d: &str) -> String {
+    d.get(..19).unwrap_or(d).to_string()
+}
+
+/// Followable entries of a Kustomization's `status.inventory`.
+fn inventory(cluster: usize, obj: &Value, health: bool) -> Vec<Key> {
+    let Some(entries) = obj
+        .pointer("/status/inventory/entries")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| e.get("id").and_then(Value::as_str))
+        .filter_map(|id| {
+            // <namespace>_<name>_<group>_<Kind>; names cannot contain '_'.
+            let mut parts = id.splitn(4, '_');
+            let (ns, name, group, kind) =
+                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let tkind = TKind::from_inventory(group, kind)?;
+            if matches!(tkind, TKind::Workload(_)) && !health {
+                return None;
+            }
+            if ns.is_empty() {
+                return None;
+            }
+            Some(Key {
+                cluster,
+                kind: tkind,
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The last few Kubernetes Events of an object, oldest first.
+async fn recent_events(cluster: &Cluster, key: &Key) -> Vec<String> {
+    let api: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client.clone(), &key.namespace);
+    let params = ListParams::default();
+    let list = match tokio::time::timeout(Duration::from_secs(5), api.list(&params)).await {
+        Ok(Ok(list)) => list.items,
+        _ => return Vec::new(),
+    };
+    let mut events: Vec<(String, String)> = list
+        .into_iter()
+        .filter(|e| {
+            e.involved_object.kind.as_deref() == Some(key.kind.name())
+                && e.involved_object.name.as_deref() == Some(key.name.as_str())
+        })
+        .map(|e| {
+            let when = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .or_else(|| e.event_time.as_ref().map(|t| t.0.to_string()))
+                .unwrap_or_default();
+            let line = format!(
+                "{} {} {}: {}",
+                when,
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default().trim()
+            );
+            (when, line)
+        })
+        .collect();
+    events.sort();
+    events
+        .into_iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|(_, l)| l)
+        .collect()
+}

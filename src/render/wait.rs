@@ -1,0 +1,471 @@
+//! Views of a wait: the live table on a terminal, one line per state
+//! change in CI logs (with GitLab collapsible sections for details), the
+//! final table, the JSON/YAML report and the JUnit file.
+
+use owo_colors::OwoColorize;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::cmd::Session;
+use crate::cmd::wait::{Key, Origin, Tracked};
+use crate::error::{Error, ExitCode, Result};
+use crate::flux::state::Phase;
+
+/// The final report (`-o json|yaml`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitReport {
+    pub result: String,
+    pub elapsed_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub objects: Vec<ObjectReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReport {
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub state: Phase,
+    pub reason: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    pub via: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+}
+
+impl WaitReport {
+    pub fn new(
+        result: &str,
+        elapsed: Duration,
+        artifact: Option<String>,
+        digest: Option<String>,
+        token: Option<String>,
+        clusters: Vec<String>,
+        tracked: &BTreeMap<Key, Tracked>,
+    ) -> WaitReport {
+        WaitReport {
+            result: result.to_string(),
+            elapsed_seconds: round(elapsed),
+            artifact,
+            digest,
+            token,
+            objects: tracked
+                .iter()
+                .map(|(k, t)| object_report(&clusters, k, t))
+                .collect(),
+        }
+    }
+}
+
+fn round(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn object_report(clusters: &[String], k: &Key, t: &Tracked) -> ObjectReport {
+    ObjectReport {
+        cluster: clusters.get(k.cluster).cloned().unwrap_or_default(),
+        namespace: k.namespace.clone(),
+        kind: k.kind.name().to_string(),
+        name: k.name.clone(),
+        state: t.verdict.phase,
+        reason: t.verdict.reason.clone(),
+        message: t.verdict.message.clone(),
+        revision: t.verdict.revision.clone(),
+        seconds: t.settled.map(round),
+        via: match &t.origin {
+            Origin::Selected => "selected".into(),
+            Origin::SourceOf(x) => format!("source of {x}"),
+            Origin::Inventory(x) => format!("inventory of {x}"),
+        },
+        events: t.events.clone(),
+    }
+}
+
+/// Shorten `main@sha256:<64 hex>` to `main@sha256:<12 hex>`.
+pub fn short_revision(rev: &str) -> String {
+    match rev.find("sha256:") {
+        Some(i) if rev.len() > i + 19 => rev[..i + 19].to_string(),
+        _ => rev.to_string(),
+    }
+}
+
+fn paint(phase: Phase, text: &str, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    match phase {
+        Phase::Ready => text.green().to_string(),
+        Phase::Failed => text.red().bold().to_string(),
+        Phase::Suspended => text.yellow().to_string(),
+        Phase::Progressing => text.cyan().to_string(),
+        Phase::Pending => text.dimmed().to_string(),
+    }
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+fn rows(report: &WaitReport, multi: bool, color: bool, width: usize) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    let mut header = Vec::new();
+    if multi {
+        header.push("CLUSTER");
+    }
+    header.extend([
+        "NAMESPACE",
+        "KIND/NAME",
+        "STATE",
+        "REVISION",
+        "DURATION",
+        "MESSAGE",
+    ]);
+    t.set_header(header);
+    for o in &report.objects {
+        let mut row = Vec::new();
+        if multi {
+            row.push(o.cluster.clone());
+        }
+        row.push(o.namespace.clone());
+        row.push(format!("{}/{}", o.kind, o.name));
+        row.push(paint(o.state, o.state.as_str(), color));
+        row.push(
+            o.revision
+                .as_deref()
+                .map(short_revision)
+                .unwrap_or_else(|| "-".into()),
+        );
+        row.push(
+            o.seconds
+                .map(|s| format!("{s:.1}s"))
+                .unwrap_or_else(|| "-".into()),
+        );
+        row.push(one_line(&o.message, width));
+        t.add_row(row);
+    }
+    let mut s = String::new();
+    for line in t.to_string().lines() {
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+/// The final table on stdout.
+pub fn final_table(report: &WaitReport, multi: bool, color: bool) -> String {
+    rows(report, multi, color, 100)
+}
+
+/// One line naming what failed.
+pub fn failure_summary(report: &WaitReport) -> String {
+    let failed: Vec<String> = report
+        .objects
+        .iter()
+        .filter(|o| matches!(o.state, Phase::Failed | Phase::Suspended))
+        .map(|o| {
+            format!(
+                "{}/{}/{} {}: {}",
+                o.kind,
+                o.namespace,
+                o.name,
+                o.reason,
+                one_line(&o.message, 300)
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        "the wait failed".into()
+    } else {
+        failed.join("; ")
+    }
+}
+
+/// What is still pending, with what each waits for.
+pub fn pending_summary(report: &WaitReport) -> String {
+    let pending: Vec<String> = report
+        .objects
+        .iter()
+        .filter(|o| !matches!(o.state, Phase::Ready))
+        .map(|o| {
+            format!(
+                "{}/{}/{} ({})",
+                o.kind,
+                o.namespace,
+                o.name,
+                one_line(&o.message, 160)
+            )
+        })
+        .collect();
+    pending.join("; ")
+}
+
+/// Write the JUnit XML report (one testcase per object).
+pub fn write_junit(path: &Path, report: &WaitReport) -> Result<()> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = report
+        .objects
+        .iter()
+        .filter(|o| o.state == Phase::Failed)
+        .count();
+    let errors = report
+        .objects
+        .iter()
+        .filter(|o| matches!(o.state, Phase::Pending | Phase::Progressing))
+        .count();
+    let skipped = report
+        .objects
+        .iter()
+        .filter(|o| o.state == Phase::Suspended)
+        .count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuites name=\"kubectl-gitlab-flux wait\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        report.objects.len(),
+        report.elapsed_seconds
+    ));
+    xml.push_str(&format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        esc(report.artifact.as_deref().unwrap_or("flux")),
+        report.objects.len(),
+        report.elapsed_seconds
+    ));
+    for o in &report.objects {
+        let classname = if o.cluster.is_empty() {
+            o.namespace.clone()
+        } else {
+            format!("{}.{}", o.cluster, o.namespace)
+        };
+        xml.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}/{}\" time=\"{:.3}\"",
+            esc(&classname),
+            esc(&o.kind),
+            esc(&o.name),
+            o.seconds.unwrap_or(report.elapsed_seconds)
+        ));
+        let detail = || {
+            let mut text = o.message.clone();
+            for e in &o.events {
+                text.push('\n');
+                text.push_str(e);
+            }
+            esc(&text)
+        };
+        match o.state {
+            Phase::Ready => xml.push_str("/>\n"),
+            Phase::Failed => xml.push_str(&format!(
+                ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                esc(&o.reason),
+                esc(&one_line(&o.message, 500)),
+                detail()
+            )),
+            Phase::Suspended => xml.push_str(&format!(
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                esc(&o.message)
+            )),
+            Phase::Pending | Phase::Progressing => xml.push_str(&format!(
+                ">\n      <error type=\"Timeout\" message=\"{}\">{}</error>\n    </testcase>\n",
+                esc(&one_line(&o.message, 500)),
+                detail()
+            )),
+        }
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    crate::render::write_atomic(path, xml.as_bytes()).map_err(|e| {
+        Error::other(
+            ExitCode::Usage,
+            format!("cannot write the JUnit report {}: {e}", path.display()),
+            Some("check that the directory exists and is writable".into()),
+        )
+    })
+}
+
+/// Progress on stderr: a live table on a terminal, otherwise one line per
+/// state change.
+pub struct Progress {
+    live: bool,
+    color: bool,
+    multi: bool,
+    clusters: Vec<String>,
+    last: HashMap<Key, (Phase, String)>,
+    drawn_lines: usize,
+    gitlab: bool,
+}
+
+impl Progress {
+    pub fn new(session: &Session, multi: bool, clusters: Vec<String>) -> Progress {
+        Progress {
+            live: session.stderr_tty,
+            color: session.color_stderr,
+            multi,
+            clusters,
+            last: HashMap::new(),
+            drawn_lines: 0,
+            gitlab: std::env::var("GITLAB_CI").is_ok_and(|v| v == "true"),
+        }
+    }
+
+    fn snapshot(
+        &self,
+        tracked: &BTreeMap<Key, Tracked>,
+        started: Instant,
+        result: &str,
+    ) -> WaitReport {
+        WaitReport::new(
+            result,
+            started.elapsed(),
+            None,
+            None,
+            None,
+            self.clusters.clone(),
+            tracked,
+        )
+    }
+
+    /// After every batch of events.
+    pub fn update(&mut self, tracked: &BTreeMap<Key, Tracked>, started: Instant) {
+        if self.live {
+            self.redraw(tracked, started);
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        for (k, t) in tracked {
+            let now = (t.verdict.phase, t.verdict.message.clone());
+            if self.last.get(k) == Some(&now) {
+                continue;
+            }
+            self.last.insert(k.clone(), now);
+            let cluster = if self.multi {
+                format!(
+                    "[{}] ",
+                    self.clusters.get(k.cluster).cloned().unwrap_or_default()
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                err,
+                "{} +{:>6.1}s {cluster}{}/{}/{} {} {}: {}",
+                jiff::Timestamp::now().strftime("%H:%M:%S"),
+                started.elapsed().as_secs_f64(),
+                k.kind.name(),
+                k.namespace,
+                k.name,
+                paint(t.verdict.phase, t.verdict.phase.as_str(), self.color),
+                t.verdict.reason,
+                one_line(&t.verdict.message, 200)
+            );
+        }
+    }
+
+    /// Periodic redraw (elapsed time) on a terminal.
+    pub fn tick(&mut self, tracked: &BTreeMap<Key, Tracked>, started: Instant) {
+        if self.live {
+            self.redraw(tracked, started);
+        }
+    }
+
+    fn redraw(&mut self, tracked: &BTreeMap<Key, Tracked>, started: Instant) {
+        let report = self.snapshot(tracked, started, "waiting");
+        let mut text = rows(&report, self.multi, self.color, 60);
+        let ready = report
+            .objects
+            .iter()
+            .filter(|o| o.state == Phase::Ready)
+            .count();
+        let failed = report
+            .objects
+            .iter()
+            .filter(|o| o.state == Phase::Failed)
+            .count();
+        text.push_str(&format!(
+            "{:.1}s elapsed · {ready}/{} ready{}\n",
+            started.elapsed().as_secs_f64(),
+            report.objects.len(),
+            if failed > 0 {
+                format!(" · {failed} failed")
+            } else {
+                String::new()
+            }
+        ));
+        let mut err = std::io::stderr().lock();
+        if self.drawn_lines > 0 {
+            let _ = write!(err, "\x1b[{}F\x1b[J", self.drawn_lines);
+        }
+        let _ = err.write_all(text.as_bytes());
+        self.drawn_lines = text.lines().count();
+    }
+
+    /// The end: clear the live view; in GitLab CI, put failure details in
+    /// collapsible sections.
+    pub fn finish(&mut self, tracked: &BTreeMap<Key, Tracked>, started: Instant, result: &str) {
+        let mut err = std::io::stderr().lock();
+        if self.live && self.drawn_lines > 0 {
+            let _ = write!(err, "\x1b[{}F\x1b[J", self.drawn_lines);
+            self.drawn_lines = 0;
+        }
+        let report = self.snapshot(tracked, started, result);
+        for o in report
+            .objects
+            .iter()
+            .filter(|o| matches!(o.state, Phase::Failed | Phase::Suspended))
+        {
+            let title = format!(
+                "{}/{}/{} {}: {}",
+                o.kind,
+                o.namespace,
+                o.name,
+                o.reason,
+                one_line(&o.message, 200)
+            );
+            let name = format!(
+                "flux_{}_{}",
+                o.kind.to_lowercase(),
+                o.name.replace(['.'], "_")
+            );
+            let unix = jiff::Timestamp::now().as_second();
+            if self.gitlab {
+                let _ = writeln!(
+                    err,
+                    "\x1b[0Ksection_start:{unix}:{name}[collapsed=true]\r\x1b[0K{title}"
+                );
+            } else {
+                let _ = writeln!(err, "{title}");
+            }
+            let _ = writeln!(err, "  message: {}", o.message);
+            for e in &o.events {
+                let _ = writeln!(err, "  event: {e}");
+            }
+            if self.gitlab {
+                let _ = writeln!(err, "\x1b[0Ksection_end:{unix}:{name}\r\x1b[0K");
+            }
+        }
+    }
+}
