@@ -66,8 +66,10 @@ pub fn init_logging(verbosity: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbosity {
         // kube_client logs request failures at ERROR; our own report says it better.
-        0 => "warn,kube_runtime=error,kube_client=off",
-        1 => "warn,kubectl_gitlab_flux=debug",
+        // rustls-platform-verifier logs every rejected certificate at ERROR;
+        // the registry error already says so, with a hint (--ca-file).
+        0 => "warn,kube_runtime=error,kube_client=off,rustls_platform_verifier=off",
+        1 => "warn,kubectl_gitlab_flux=debug,rustls_platform_verifier=off",
         2 => "info,kubectl_gitlab_flux=trace,kube_client=debug,kube_runtime=debug",
         _ => "debug,kubectl_gitlab_flux=trace",
     };

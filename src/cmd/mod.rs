@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod context;
+pub mod push;
 pub mod receiver;
 pub mod status;
 pub mod targets;
@@ -147,7 +148,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Wait(args) => wait::run(&session, args).await,
         Command::Status(args) => status::run(&session, args).await,
         Command::Completion(args) => completion::run(args),
-        Command::Push(_) | Command::Complete(_) => Err(Error::other(
+        Command::Push(args) => push::run(&session, args).await,
+        Command::Complete(_) => Err(Error::other(
             ExitCode::Failure,
             "this command is not available in this build yet",
             Some("see docs/usage.md for the commands this version supports".into()),
