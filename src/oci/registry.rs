@@ -579,7 +579,10 @@ impl Registry {
                 }
                 Err(e) => {
                     tracing::debug!("{method} {} failed: {}", redact(url.as_str()), chain(&e));
-                    let reason = format!("{} ({method} {})", root_cause(&e), redact(url.as_str()));
+                    let mut shown = url.clone();
+                    shown.set_query(None);
+                    let reason =
+                        format!("{} ({method} {})", root_cause(&e), redact(shown.as_str()));
                     if e.is_timeout() && Instant::now() >= self.deadline {
                         return Err(OciError::Timeout {
                             after: self.options.timeout,
@@ -594,6 +597,16 @@ impl Registry {
                         self.options.max_retries
                     };
                     if attempt >= max || is_permanent(&reason) {
+                        if !e.is_connect() && !is_permanent(&reason) {
+                            return Err(OciError::Unreachable {
+                                registry: self.reference.registry.clone(),
+                                reason: format!("the connection broke while {during}: {reason}"),
+                                hint: "the registry was reached but the transfer kept failing: check \
+                                       proxies and load balancers on the way (body size limits, idle \
+                                       timeouts), or retry"
+                                    .into(),
+                            });
+                        }
                         return Err(self.unreachable(&url, reason));
                     }
                     self.backoff(attempt)
