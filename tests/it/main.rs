@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod completions;
+mod e2e;
 mod status;
 mod trigger;
 mod wait;
