@@ -43,7 +43,7 @@ step kubectl gitlab-flux push ./deploy "oci://$REGISTRY/demo/apps:latest" --dote
 cat "$dir/push.env"
 # shellcheck disable=SC1090
 set -a; source "$dir/push.env"; set +a
-artifact="oci://${ARTIFACT_REPOSITORY}:${ARTIFACT_TAG}@${ARTIFACT_DIGEST}"
+artifact="$ARTIFACT_URL"
 
 step kubectl gitlab-flux trigger --artifact "$artifact" --dotenv trigger.env
 "$BIN" trigger --artifact "$artifact" --dotenv "$dir/trigger.env"

@@ -392,7 +392,7 @@ fn open_registry_roundtrip_matches_flux_format() {
     let digest = report["digest"].as_str().expect("digest").to_string();
     assert_eq!(
         report["url"],
-        format!("oci://{}/group/project/manifests@{digest}", reg.host())
+        format!("oci://{}/group/project/manifests:v1@{digest}", reg.host())
     );
     assert_eq!(
         report["repository"],
@@ -517,7 +517,7 @@ fn open_registry_roundtrip_matches_flux_format() {
     );
     assert!(!text.contains("\n\n") && !text.contains('#'), "{text}");
     let url_line = format!(
-        "ARTIFACT_URL=oci://{}/group/project/manifests@{digest}",
+        "ARTIFACT_URL=oci://{}/group/project/manifests:v1@{digest}",
         reg.host()
     );
     for want in [
@@ -1460,11 +1460,12 @@ fn local_input_errors_are_exit_2_before_any_upload() {
         path,
         "oci://registry.example.com/g/app:v1",
         "--trigger",
+        "--dry-run",
     ])
     .fails(
         2,
-        "--trigger/--wait are not available in this build yet",
-        "trigger --artifact",
+        "--trigger/--wait cannot be combined with --dry-run",
+        "drop --dry-run",
     );
     env.run(&[
         "push",

@@ -54,12 +54,10 @@ pub struct Settings {
 impl Settings {
     /// Check every flag; reads the password from `stdin` with `--password-stdin`.
     pub fn from_args(args: PushArgs, stdin: impl std::io::Read) -> Result<Settings> {
-        // wired to trigger/wait when those land
-        if args.trigger || args.wait {
+        if (args.trigger || args.wait) && args.dry_run {
             return Err(Error::usage(
-                "--trigger/--wait are not available in this build yet",
-                "push with --dotenv, then run `kubectl gitlab-flux trigger --artifact \"$ARTIFACT_URL\"` \
-                 and `kubectl gitlab-flux wait --artifact \"$ARTIFACT_URL\"`",
+                "--trigger/--wait cannot be combined with --dry-run",
+                "drop --dry-run to push, trigger and wait",
             ));
         }
         let reference = Reference::parse(&args.reference)?;
@@ -341,6 +339,7 @@ async fn push_to_registry(
 
 /// Run `push`.
 pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
+    let deploy = Deploy::from_args(&args)?;
     let settings = Settings::from_args(args, std::io::stdin())?;
 
     let s = settings.clone();
@@ -350,7 +349,9 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
             .map_err(|e| Error::other(ExitCode::Failure, format!("packing failed: {e}"), None))??;
 
     let mut report = PushReport {
-        url: settings.reference.url_with_digest(&built.digest),
+        url: settings
+            .reference
+            .url_with_tag_and_digest(built.tags.first().map(String::as_str), &built.digest),
         repository: settings.reference.name(),
         tags: built.tags.clone(),
         digest: built.digest.clone(),
@@ -417,7 +418,9 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
     report.blobs_uploaded = outcome.blobs_uploaded;
     if outcome.digest != report.digest {
         report.digest = outcome.digest.clone();
-        report.url = settings.reference.url_with_digest(&outcome.digest);
+        report.url = settings
+            .reference
+            .url_with_tag_and_digest(report.tags.first().map(String::as_str), &outcome.digest);
     }
     if let Some((source, revision, created)) = outcome.existing {
         report.source = source;
@@ -441,7 +444,68 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         write_stdout(&render::document(&report, session.output)?)?;
     }
     eprint(&render::push::summary(&report));
-    Ok(ExitCode::Success)
+    deploy.run(session, &report.url).await
+}
+
+/// `push --trigger --wait`: the same code paths as `trigger --artifact`
+/// and `wait --artifact`, on the artifact just pushed.
+struct Deploy {
+    trigger: bool,
+    wait: bool,
+    dependents: bool,
+    all_namespaces: bool,
+    wait_timeout: Duration,
+    flags: crate::cli::wait::WaitFlags,
+}
+
+impl Deploy {
+    fn from_args(args: &PushArgs) -> Result<Deploy> {
+        let wait_timeout = crate::config::parse_timeout("--wait-timeout", &args.wait_timeout)?;
+        if !args.trigger && !args.wait && (args.dependents || args.all_namespaces) {
+            return Err(Error::usage(
+                "--dependents and -A only apply with --trigger or --wait",
+                "add --trigger and/or --wait, or drop them",
+            ));
+        }
+        Ok(Deploy {
+            trigger: args.trigger,
+            wait: args.wait,
+            dependents: args.dependents,
+            all_namespaces: args.all_namespaces,
+            wait_timeout,
+            flags: args.wait_flags.clone(),
+        })
+    }
+
+    async fn run(self, session: &Session, url: &str) -> Result<ExitCode> {
+        if !self.trigger && !self.wait {
+            return Ok(ExitCode::Success);
+        }
+        let target = crate::cli::TargetArgs {
+            objects: Vec::new(),
+            artifact: Some(url.to_string()),
+            dependents: self.dependents,
+            all_namespaces: self.all_namespaces,
+        };
+        let mut token = None;
+        if self.trigger {
+            let report =
+                super::trigger::annotate_targets(session, &target, false, false, false).await?;
+            eprint(&format!("{}\n", super::trigger::summary(&report)));
+            token = report.token.clone();
+        }
+        if !self.wait {
+            return Ok(ExitCode::Success);
+        }
+        let plan = super::wait::WaitPlan {
+            target,
+            digest_override: None,
+            token,
+            timeout: self.wait_timeout,
+            flags: self.flags,
+        };
+        super::wait::run_plan(session, plan).await
+    }
 }
 
 fn eprint(text: &str) {

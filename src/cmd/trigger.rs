@@ -85,13 +85,32 @@ async fn annotate(session: &Session, args: &TriggerArgs) -> Result<TriggerReport
             "add --receiver URL, or drop the token flags to trigger by annotation",
         ));
     }
+    annotate_targets(
+        session,
+        &args.target,
+        args.force,
+        args.reset,
+        args.fail_on_suspended,
+    )
+    .await
+}
+
+/// The annotation method on a selection: one merge patch per object with
+/// one shared token, sources first. Also used by `push --trigger`.
+pub async fn annotate_targets(
+    session: &Session,
+    target: &crate::cli::TargetArgs,
+    force: bool,
+    reset: bool,
+    fail_on_suspended: bool,
+) -> Result<TriggerReport> {
     // Validate the selection flags before touching the kubeconfig.
-    targets::validate(&args.target, "default")?;
+    targets::validate(target, "default")?;
     let cluster = session.cluster().await?;
     let api = FluxApi::discover(&cluster).await?;
-    let selection = targets::select(&api, &args.target, cluster.namespace()).await?;
-    let plan = plan(&selection.objects, args.fail_on_suspended)?;
-    if (args.force || args.reset)
+    let selection = targets::select(&api, target, cluster.namespace()).await?;
+    let plan = plan(&selection.objects, fail_on_suspended)?;
+    if (force || reset)
         && !plan
             .iter()
             .any(|(r, skip)| !skip && r.kind == FluxKind::HelmRelease)
@@ -106,7 +125,7 @@ async fn annotate(session: &Session, args: &TriggerArgs) -> Result<TriggerReport
             objects.push(row(&r, "skipped: suspended", None));
             continue;
         }
-        let patch = annotation_patch(r.kind, &token, args.force, args.reset);
+        let patch = annotation_patch(r.kind, &token, force, reset);
         api.merge_patch(r.kind, &r.namespace, &r.name, &patch)
             .await?;
         tracing::info!(object = %r, "reconcile requested");

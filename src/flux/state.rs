@@ -204,8 +204,16 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         (Some(start), Some(t)) => t.parse::<jiff::Timestamp>().is_ok_and(|t| t >= start),
         _ => false,
     };
-    let ours =
-        |c: &Condition<'_>| attempted_target || (exp.token.is_some() && token_handled) || fresh(c);
+    // A consumer with a known target revision fails only for an attempt at
+    // that revision: an ArtifactFailed from before its source fetched the
+    // artifact, or a failure of the previous revision, is retried by the
+    // controller. Without a target, our request or the clock decide.
+    let consumer_with_target = matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease)
+        && (exp.target_revision.is_some() || exp.digest.is_some());
+    let ours = |c: &Condition<'_>| {
+        attempted_target
+            || (!consumer_with_target && ((exp.token.is_some() && token_handled) || fresh(c)))
+    };
 
     // kustomize-controller moves status.observedGeneration only on success;
     // a failure is tied to a generation through its condition.
@@ -493,12 +501,35 @@ mod tests {
         );
         let v = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
         assert_eq!(v.phase, Phase::Progressing);
-        // …unless it happened after the wait started.
+        // A failure after the wait started counts only when no target
+        // revision is known (waiting on KIND/NAME alone).
         let mut e = exp(D2);
         e.started_at = Some("2026-11-21T09:00:00Z".parse().expect("ts"));
         assert_eq!(
             evaluate(FluxKind::Kustomization, &obj, &e).phase,
+            Phase::Progressing
+        );
+        let e = Expectation {
+            started_at: Some("2026-11-21T09:00:00Z".parse().expect("ts")),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &obj, &e).phase,
             Phase::Failed
+        );
+    }
+
+    #[test]
+    fn artifact_failed_before_the_source_fetched_is_not_a_verdict() {
+        let obj = ks(
+            json!({"observedGeneration": 3, "lastHandledReconcileAt": "tok",
+            "conditions": [cond("Ready", "False", "ArtifactFailed", "Source artifact not found, retrying in 30s")]}),
+        );
+        let mut e = exp(D2);
+        e.token = Some("tok".into());
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &obj, &e).phase,
+            Phase::Progressing
         );
     }
 

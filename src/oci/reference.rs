@@ -116,6 +116,17 @@ impl Reference {
         format!("{SCHEME}{}@{digest}", self.name())
     }
 
+    /// `oci://host/repository:tag@digest` — what `trigger --artifact` and
+    /// `wait --artifact` need to select exactly this artifact (the tag for
+    /// tag and semver refs, the digest to be exact). Without a tag, the
+    /// digest form.
+    pub fn url_with_tag_and_digest(&self, tag: Option<&str>, digest: &str) -> String {
+        match tag {
+            Some(t) => format!("{SCHEME}{}:{t}@{digest}", self.name()),
+            None => self.url_with_digest(digest),
+        }
+    }
+
     /// `oci://host/repository:tag`.
     pub fn url_with_tag(&self, tag: &str) -> String {
         format!("{SCHEME}{}:{tag}", self.name())

@@ -127,3 +127,69 @@ fn trigger_then_wait_on_the_handled_request() {
     assert!(applied(&ks, &d2));
     assert_eq!(ks["status"]["lastHandledReconcileAt"], token.as_str());
 }
+
+#[test]
+fn push_trigger_wait_in_one_command_with_the_plugins_own_push() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"semver": ">=1.0.0"}));
+    bed.create_ks(NS, "apps", "apps", json!({}));
+    bed.create_ks(
+        NS,
+        "after",
+        "apps",
+        json!({"dependsOn": [{"name": "apps"}]}),
+    );
+    let src = bed.dir.path().join("deploy");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(
+        src.join("cm.yaml"),
+        configmap("pushed", "  namespace: apps\n"),
+    )
+    .expect("write");
+    let env = bed.dir.path().join("push.env");
+    let r = run(bed
+        .plugin()
+        .arg("push")
+        .arg(&src)
+        .arg(format!("oci://{}/demo/apps:1.2.0", bed.registry.host()))
+        .args([
+            "--revision",
+            "main@sha1:0123456789abcdef0123456789abcdef01234567",
+        ])
+        .args(["--source", "https://gitlab.example/demo/apps"])
+        .args([
+            "--trigger",
+            "--wait",
+            "--dependents",
+            "--wait-timeout",
+            "30s",
+            "--dotenv",
+        ])
+        .arg(&env));
+    r.assert_ok();
+    let dotenv = std::fs::read_to_string(&env).expect("dotenv");
+    let url = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("ARTIFACT_URL="))
+        .expect("url")
+        .to_string();
+    assert!(url.contains(":1.2.0@sha256:"), "{url}");
+    let digest = url.rsplit('@').next().expect("digest").to_string();
+    for name in ["apps", "after"] {
+        let ks = bed.store.get(KS, "Kustomization", NS, name).expect("ks");
+        assert!(
+            applied(&ks, &digest),
+            "{name} applied the pushed digest: {ks}"
+        );
+    }
+    let ks = bed.store.get(KS, "Kustomization", NS, "apps").expect("ks");
+    assert_eq!(
+        ks["status"]["lastAppliedOriginRevision"],
+        "main@sha1:0123456789abcdef0123456789abcdef01234567"
+    );
+    assert!(
+        r.stdout.contains("Kustomization/after"),
+        "final table:\n{}",
+        r.stdout
+    );
+}
