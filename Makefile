@@ -42,7 +42,8 @@ sandbox: deps ## Start a local registry + Kubernetes API emulator + Flux simulat
 
 .PHONY: demo
 demo: deps ## The main job on the local sandbox: push, trigger, wait
-	$(CARGO) build --locked -q --bin $(BIN) -p testbed --bin gitlab-flux-sandbox
+	$(CARGO) build --locked -q --bin $(BIN)
+	$(CARGO) build --locked -q -p testbed --bin gitlab-flux-sandbox
 	scripts/demo.sh
 
 .PHONY: bench

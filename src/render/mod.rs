@@ -28,6 +28,13 @@ pub fn document<T: Serialize>(value: &T, format: OutputFormat) -> Result<String>
     })
 }
 
+/// Column spacing as kubectl prints it: no left margin, three spaces between columns.
+pub fn kubectl_spacing(t: &mut comfy_table::Table) {
+    for column in t.column_iter_mut() {
+        column.set_padding((0, 3));
+    }
+}
+
 /// A plain borderless table (kubectl style) with a header row.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = comfy_table::Table::new();
@@ -37,6 +44,7 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     for row in rows {
         t.add_row(row);
     }
+    kubectl_spacing(&mut t);
     let mut s = String::new();
     for line in t.to_string().lines() {
         s.push_str(line.trim_end());

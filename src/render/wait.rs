@@ -166,6 +166,7 @@ fn rows(report: &WaitReport, multi: bool, color: bool, width: usize) -> String {
         row.push(one_line(&o.message, width));
         t.add_row(row);
     }
+    crate::render::kubectl_spacing(&mut t);
     let mut s = String::new();
     for line in t.to_string().lines() {
         s.push_str(line.trim_end());
