@@ -7,6 +7,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod kubeconfig_auth;
 mod completions;
 mod e2e;
 mod status;
