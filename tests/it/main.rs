@@ -3,9 +3,10 @@
 
 mod cli;
 mod common;
-mod kubeconfig_auth;
 mod completions;
 mod e2e;
+mod kubeconfig_auth;
 mod status;
 mod trigger;
 mod wait;
+mod wait_scenarios;

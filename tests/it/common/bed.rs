@@ -157,3 +157,70 @@ pub fn applied(obj: &Value, digest: &str) -> bool {
         .and_then(Value::as_str)
         .is_some_and(|r| r.ends_with(digest))
 }
+
+/// Another cluster (API emulator + simulator) fed by the same registry.
+pub struct Cluster2 {
+    pub sim: Simulator,
+    pub api: ApiServer,
+    pub store: Store,
+}
+
+impl Bed {
+    /// Start a second cluster sharing this bed's registry, with the same
+    /// namespaces.
+    pub fn second_cluster(&self) -> Cluster2 {
+        let api = ApiServer::start(ApiServerConfig::default()).expect("API emulator starts");
+        let store = api.store();
+        for ns in [NS, "apps"] {
+            store
+                .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+                .expect("namespace");
+        }
+        let cfg = SimConfig {
+            registry_insecure_hosts: vec![self.registry.host()],
+            progress_delay: Duration::from_millis(150),
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start(store.clone(), cfg).expect("simulator starts");
+        Cluster2 { sim, api, store }
+    }
+}
+
+/// One kubeconfig with a context per API emulator (cluster and user named
+/// after the context).
+pub fn merged_kubeconfig(servers: &[(&ApiServer, &str)]) -> String {
+    let (mut clusters, mut users, mut contexts) = (String::new(), String::new(), String::new());
+    for (api, ctx) in servers {
+        let one = api.kubeconfig(ctx, Some(NS));
+        let mut section = "";
+        for line in one.lines() {
+            match line {
+                "clusters:" | "users:" | "contexts:" => {
+                    section = line;
+                    continue;
+                }
+                l if !l.starts_with(' ') && !l.starts_with('-') => {
+                    section = "";
+                    continue;
+                }
+                _ => {}
+            }
+            let line = line
+                .replace("- name: testbed", &format!("- name: {ctx}"))
+                .replace("cluster: testbed", &format!("cluster: {ctx}"))
+                .replace("user: testbed", &format!("user: {ctx}"));
+            let out = match section {
+                "clusters:" => &mut clusters,
+                "users:" => &mut users,
+                "contexts:" => &mut contexts,
+                _ => continue,
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{contexts}current-context: {}\npreferences: {{}}\n",
+        servers.first().map(|(_, c)| *c).unwrap_or_default()
+    )
+}
