@@ -225,8 +225,13 @@ pub fn pending_summary(report: &WaitReport) -> String {
 
 /// Write the JUnit XML report (one testcase per object).
 pub fn write_junit(path: &Path, report: &WaitReport) -> Result<()> {
+    // XML 1.0 has no place for control characters other than tab and
+    // newlines (a controller message may carry ANSI colours): drop them.
     let esc = |s: &str| {
-        s.replace('&', "&amp;")
+        s.chars()
+            .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+            .collect::<String>()
+            .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;")
@@ -467,6 +472,189 @@ impl Progress {
             if self.gitlab {
                 let _ = writeln!(err, "\x1b[0Ksection_end:{unix}:{name}\r\x1b[0K");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::wait::TKind;
+    use crate::flux::FluxKind;
+    use crate::flux::state::Verdict;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[allow(clippy::too_many_arguments)] // a table row of test data
+    fn tracked(
+        cluster: usize,
+        kind: TKind,
+        ns: &str,
+        name: &str,
+        origin: Origin,
+        verdict: (Phase, &str, &str, Option<String>),
+        settled: Option<f64>,
+        events: &[&str],
+    ) -> (Key, Tracked) {
+        (
+            Key {
+                cluster,
+                kind,
+                namespace: ns.into(),
+                name: name.into(),
+            },
+            Tracked {
+                origin,
+                verdict: Verdict {
+                    phase: verdict.0,
+                    reason: verdict.1.into(),
+                    message: verdict.2.into(),
+                    revision: verdict.3,
+                },
+                since: Instant::now(),
+                settled: settled.map(Duration::from_secs_f64),
+                events: events.iter().map(|e| e.to_string()).collect(),
+            },
+        )
+    }
+
+    /// A failed wait over two clusters: every phase, origin and escaping case.
+    fn report() -> WaitReport {
+        let rev = Some(format!("v1@{D}"));
+        let map: BTreeMap<Key, Tracked> = [
+            tracked(
+                0,
+                TKind::Flux(FluxKind::OciRepository),
+                "flux-system",
+                "apps",
+                Origin::SourceOf("Kustomization/flux-system/apps".into()),
+                (
+                    Phase::Ready,
+                    "Succeeded",
+                    &format!("stored artifact for digest 'v1@{D}'"),
+                    rev.clone(),
+                ),
+                Some(0.4),
+                &[],
+            ),
+            tracked(
+                0,
+                TKind::Flux(FluxKind::Kustomization),
+                "flux-system",
+                "apps",
+                Origin::Selected,
+                (
+                    Phase::Failed,
+                    "ReconciliationFailed",
+                    "ConfigMap/apps/one dry-run failed: <denied> & \"rejected\"",
+                    Some(format!("v0@{D}")),
+                ),
+                Some(1.25),
+                &["2026-11-21T10:00:00Z Warning ReconciliationFailed: \u{1b}[31mdry-run failed\u{1b}[0m\u{7}"],
+            ),
+            tracked(
+                0,
+                TKind::Flux(FluxKind::HelmRelease),
+                "apps",
+                "web",
+                Origin::Inventory("Kustomization/flux-system/apps".into()),
+                (
+                    Phase::Progressing,
+                    "Progressing",
+                    "Running 'upgrade' action with timeout of 5m0s",
+                    Some("1.0.0+0123456789ab".into()),
+                ),
+                None,
+                &[],
+            ),
+            tracked(
+                1,
+                TKind::Flux(FluxKind::Kustomization),
+                "flux-system",
+                "apps",
+                Origin::Selected,
+                (
+                    Phase::Suspended,
+                    "Suspended",
+                    "reconciliation is suspended",
+                    None,
+                ),
+                Some(0.0),
+                &[],
+            ),
+            tracked(
+                1,
+                TKind::Workload("Deployment"),
+                "apps",
+                "web",
+                Origin::Inventory("Kustomization/flux-system/apps".into()),
+                (Phase::Pending, "NotFound", "not found (yet)", None),
+                None,
+                &[],
+            ),
+        ]
+        .into_iter()
+        .collect();
+        WaitReport::new(
+            "failed",
+            Duration::from_millis(2500),
+            Some(format!("oci://registry.example/demo/apps:v1@{D}")),
+            Some(D.into()),
+            Some("2026-11-21T10:00:00.123456789Z".into()),
+            vec!["staging".into(), "production".into()],
+            &map,
+        )
+    }
+
+    #[test]
+    fn final_table_single_and_multi_cluster() {
+        let r = report();
+        insta::assert_snapshot!("final_table_multi", final_table(&r, true, false));
+        insta::assert_snapshot!("final_table_single", final_table(&r, false, false));
+    }
+
+    #[test]
+    fn json_report() {
+        let text =
+            crate::render::document(&report(), crate::cli::OutputFormat::Json).expect("json");
+        insta::assert_snapshot!("json_report", text);
+    }
+
+    #[test]
+    fn summaries() {
+        let r = report();
+        assert_eq!(
+            failure_summary(&r),
+            "Kustomization/flux-system/apps ReconciliationFailed: ConfigMap/apps/one dry-run failed: <denied> & \"rejected\"; Kustomization/flux-system/apps Suspended: reconciliation is suspended"
+        );
+        assert_eq!(
+            pending_summary(&r),
+            "Kustomization/flux-system/apps (ConfigMap/apps/one dry-run failed: <denied> & \"rejected\"); HelmRelease/apps/web (Running 'upgrade' action with timeout of 5m0s); Kustomization/flux-system/apps (reconciliation is suspended); Deployment/apps/web (not found (yet))"
+        );
+    }
+
+    #[test]
+    fn junit_is_well_formed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("wait.xml");
+        write_junit(&path, &report()).expect("junit");
+        let xml = std::fs::read_to_string(&path).expect("read");
+        insta::assert_snapshot!("junit", xml);
+        // Well-formed XML, checked by an independent parser when available.
+        match std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])",
+            ])
+            .arg(&path)
+            .output()
+        {
+            Ok(out) => assert!(
+                out.status.success(),
+                "not well-formed:\n{}\n{xml}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(_) => eprintln!("python3 not found: well-formedness not checked"),
         }
     }
 }
