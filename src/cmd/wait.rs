@@ -203,7 +203,7 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
     }));
 
     let outcome = loop {
-        ensure_watches(&apis, &tracked, &plan.target, &mut watching, &tx);
+        ensure_watches(&apis, &tracked, &cache, &plan.target, &mut watching, &tx);
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break Outcome::Timeout };
@@ -336,29 +336,44 @@ fn key_of(cluster: usize, kind: TKind, obj: &Value) -> Key {
     }
 }
 
-/// Start a watcher for every (cluster, kind, scope) a target needs.
+/// Start a watcher for every (cluster, kind, scope) a target needs, and for
+/// the `dependsOn` of targets (to name the culprit of a DependencyNotReady,
+/// wherever it lives).
 fn ensure_watches(
     apis: &[FluxApi],
     tracked: &BTreeMap<Key, Tracked>,
+    cache: &HashMap<Key, Value>,
     target: &TargetArgs,
     watching: &mut HashSet<(usize, TKind, Option<String>)>,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
-    let wanted: BTreeSet<(usize, TKind, Option<String>)> = tracked
+    let deps: Vec<Key> = tracked
         .keys()
-        .map(|k| {
-            (
-                k.cluster,
-                k.kind,
-                if target.all_namespaces {
-                    None
-                } else {
-                    Some(k.namespace.clone())
-                },
-            )
+        .filter_map(|k| match k.kind {
+            TKind::Flux(kind) => cache
+                .get(k)
+                .map(|obj| (k.cluster, selector::depends_on(kind, obj))),
+            TKind::Workload(_) => None,
         })
+        .flat_map(|(c, refs)| refs.into_iter().map(move |r| Key::flux(c, &r)))
         .collect();
+    let scope_of = |k: &Key| {
+        (
+            k.cluster,
+            k.kind,
+            if target.all_namespaces {
+                None
+            } else {
+                Some(k.namespace.clone())
+            },
+        )
+    };
+    let required: BTreeSet<(usize, TKind, Option<String>)> = tracked.keys().map(scope_of).collect();
+    let wanted: BTreeSet<(usize, TKind, Option<String>)> =
+        tracked.keys().chain(deps.iter()).map(scope_of).collect();
     for (c, kind, scope) in wanted {
+        // A dependency we may not read only costs the culprit's name.
+        let optional = !required.contains(&(c, kind, scope.clone()));
         if watching.contains(&(c, kind, None)) || !watching.insert((c, kind, scope.clone())) {
             continue;
         }
@@ -381,18 +396,18 @@ fn ensure_watches(
         let cluster = api.cluster.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            watch_loop(cluster, c, kind, resource, dyn_api, scope, tx).await;
+            watch_loop(cluster, (c, kind), resource, dyn_api, scope, optional, tx).await;
         });
     }
 }
 
 async fn watch_loop(
     cluster: Cluster,
-    c: usize,
-    kind: TKind,
+    (c, kind): (usize, TKind),
     resource: ApiResource,
     api: Api<DynamicObject>,
     scope: Option<String>,
+    optional: bool,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
     let mut stream = watcher(api, watcher::Config::default())
@@ -433,6 +448,7 @@ async fn watch_loop(
                     }
                 };
                 match api_err {
+                    Some(_) if optional => return,
                     Some(e) => Msg::Fatal(e),
                     None => continue,
                 }
@@ -609,10 +625,15 @@ fn verdict_for(
         }
     }
     let mut verdict = state::evaluate(kind, obj, &exp);
-    if verdict.reason == "DependencyNotReady" {
+    // The Ready condition decides, not the verdict's reason: an object that
+    // never succeeded is still "waiting for generation N" in the verdict.
+    let waits_on_dependency = state::condition(obj, "Ready")
+        .is_some_and(|c| c.status == "False" && c.reason == "DependencyNotReady");
+    if waits_on_dependency && !verdict.phase.is_final() {
         for dep in selector::depends_on(kind, obj) {
             if let Some(why) = cache.get(&Key::flux(key.cluster, &dep)).and_then(failing) {
                 verdict.phase = Phase::Failed;
+                verdict.reason = "DependencyNotReady".into();
                 verdict.message = format!(
                     "depends on {}/{}/{}, which failed: {why}",
                     dep.kind, dep.namespace, dep.name

@@ -465,3 +465,37 @@ fn survives_refused_connections_and_compaction() {
         r.stderr
     );
 }
+
+#[test]
+fn dependency_in_another_namespace_is_named_too() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "infra", "demo/infra", json!({"tag": "latest"}));
+    bed.create_source("apps", "apps", "demo/apps", json!({"tag": "latest"}));
+    bed.create_ks(NS, "a", "infra", json!({}));
+    bed.create_ks(
+        "apps",
+        "b",
+        "apps",
+        json!({"dependsOn": [{"name": "a", "namespace": NS}]}),
+    );
+    let failing = failing_cm("ReconciliationFailed", "quota exceeded");
+    bed.push("demo/infra", "latest", &[("cm.yaml", &failing)]);
+    bed.until(KS, "Kustomization", NS, "a", |o| {
+        o.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["reason"] == "ReconciliationFailed")
+            })
+    });
+    let d1 = bed.push("demo/apps", "latest", &[("cm.yaml", &configmap("b", ""))]);
+    let r = run(bed
+        .plugin()
+        .args(["-n", "apps", "wait", "--timeout", "20s", "--artifact"])
+        .arg(bed.artifact("demo/apps", "latest", &d1)));
+    r.assert_error(
+        1,
+        "Kustomization/apps/b DependencyNotReady: depends on Kustomization/flux-system/a, which failed",
+        "",
+    );
+}
