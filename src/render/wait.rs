@@ -313,6 +313,29 @@ pub fn write_junit(path: &Path, report: &WaitReport) -> Result<()> {
     })
 }
 
+/// One CI log line for a state change:
+/// `HH:MM:SS +  12.3s [cluster] Kind/namespace/name state Reason: message`.
+pub fn change_line(
+    clock: &str,
+    elapsed: Duration,
+    cluster: Option<&str>,
+    key: &Key,
+    t: &Tracked,
+    color: bool,
+) -> String {
+    let cluster = cluster.map(|c| format!("[{c}] ")).unwrap_or_default();
+    format!(
+        "{clock} +{:>6.1}s {cluster}{}/{}/{} {} {}: {}",
+        elapsed.as_secs_f64(),
+        key.kind.name(),
+        key.namespace,
+        key.name,
+        paint(t.verdict.phase, t.verdict.phase.as_str(), color),
+        t.verdict.reason,
+        one_line(&t.verdict.message, 200)
+    )
+}
+
 /// Progress on stderr: a live table on a terminal, otherwise one line per
 /// state change.
 pub struct Progress {
@@ -368,26 +391,18 @@ impl Progress {
                 continue;
             }
             self.last.insert(k.clone(), now);
-            let cluster = if self.multi {
-                format!(
-                    "[{}] ",
-                    self.clusters.get(k.cluster).cloned().unwrap_or_default()
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                err,
-                "{} +{:>6.1}s {cluster}{}/{}/{} {} {}: {}",
-                jiff::Timestamp::now().strftime("%H:%M:%S"),
-                started.elapsed().as_secs_f64(),
-                k.kind.name(),
-                k.namespace,
-                k.name,
-                paint(t.verdict.phase, t.verdict.phase.as_str(), self.color),
-                t.verdict.reason,
-                one_line(&t.verdict.message, 200)
+            let cluster = self
+                .multi
+                .then(|| self.clusters.get(k.cluster).cloned().unwrap_or_default());
+            let line = change_line(
+                &jiff::Timestamp::now().strftime("%H:%M:%S").to_string(),
+                started.elapsed(),
+                cluster.as_deref(),
+                k,
+                t,
+                self.color,
             );
+            let _ = writeln!(err, "{line}");
         }
     }
 
@@ -516,6 +531,59 @@ mod tests {
                 events: events.iter().map(|e| e.to_string()).collect(),
             },
         )
+    }
+
+    #[test]
+    fn ci_change_lines() {
+        let (k, t) = tracked(
+            0,
+            TKind::Flux(FluxKind::Kustomization),
+            "flux-system",
+            "apps",
+            Origin::Selected,
+            (
+                Phase::Progressing,
+                "Progressing",
+                "Reconciliation in progress\n  (retry)",
+                None,
+            ),
+            None,
+            &[],
+        );
+        assert_eq!(
+            change_line(
+                "12:00:01",
+                Duration::from_millis(12_345),
+                None,
+                &k,
+                &t,
+                false
+            ),
+            "12:00:01 +  12.3s Kustomization/flux-system/apps progressing Progressing: Reconciliation in progress (retry)"
+        );
+        let (k, t) = tracked(
+            1,
+            TKind::Flux(FluxKind::HelmRelease),
+            "apps",
+            "web",
+            Origin::Inventory("Kustomization/flux-system/apps".into()),
+            (Phase::Failed, "UpgradeFailed", "Helm upgrade failed", None),
+            Some(3.0),
+            &[],
+        );
+        assert_eq!(
+            change_line(
+                "12:00:02",
+                Duration::from_secs(3),
+                Some("production"),
+                &k,
+                &t,
+                false
+            ),
+            "12:00:02 +   3.0s [production] HelmRelease/apps/web failed UpgradeFailed: Helm upgrade failed"
+        );
+        let colored = change_line("12:00:02", Duration::from_secs(3), None, &k, &t, true);
+        assert!(colored.contains("\u{1b}["), "{colored:?}");
     }
 
     /// A failed wait over two clusters: every phase, origin and escaping case.
