@@ -106,3 +106,59 @@ fn flux_not_installed_and_unreachable() {
         "network",
     );
 }
+
+#[test]
+fn watch_redraws_on_changes() {
+    use std::io::{BufRead, BufReader};
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"tag": "v1"}));
+    bed.create_ks(NS, "apps", "apps", json!({}));
+    let d1 = bed.push("demo/apps", "v1", &[("cm.yaml", &configmap("one", ""))]);
+    bed.until(KS, "Kustomization", NS, "apps", |o| applied(o, &d1));
+    let mut child = bed
+        .plugin()
+        .args(["status", "--watch", "ks/apps"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn status --watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen_false = false;
+    let mut suspended_sent = false;
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) else {
+            continue;
+        };
+        if line.contains("Kustomization/apps") && line.contains("True") && !suspended_sent {
+            bed.store
+                .merge_patch(
+                    KS,
+                    "Kustomization",
+                    NS,
+                    "apps",
+                    json!({"spec": {"suspend": true}}),
+                )
+                .expect("suspend");
+            suspended_sent = true;
+        }
+        if suspended_sent && line.contains("Kustomization/apps") && line.contains(" true ") {
+            seen_false = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen_false,
+        "status --watch did not redraw with the suspended object"
+    );
+}

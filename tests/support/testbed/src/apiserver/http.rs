@@ -913,6 +913,10 @@ async fn watch(
     let av = rk.api_version();
     let ns = ns.map(str::to_string);
     let shared = shared.clone();
+    // Subscribe to drop_watches() before the client sees the response, so a
+    // drop right after the headers arrive is never missed.
+    let mut drops = shared.faults.inner.watches.subscribe();
+    drops.mark_unchanged();
     tokio::spawn(async move {
         let Some(replay) = replay else {
             let st = status_obj(
@@ -951,7 +955,10 @@ async fn watch(
                 return;
             }
         }
-        run_watch(shared, rk, av, ns, f, rx, tx, last_rv, bookmarks, timeout).await;
+        run_watch(
+            shared, rk, av, ns, f, rx, tx, last_rv, bookmarks, timeout, drops,
+        )
+        .await;
     });
     resp
 }
@@ -968,9 +975,8 @@ async fn run_watch(
     mut last_rv: u64,
     bookmarks: bool,
     timeout: Option<Duration>,
+    mut drops: tokio::sync::watch::Receiver<u64>,
 ) {
-    let mut drops = shared.faults.inner.watches.subscribe();
-    drops.mark_unchanged();
     let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600)));
     tokio::pin!(deadline);
     let mut tick = tokio::time::interval(shared.bookmark_interval.max(Duration::from_millis(10)));
