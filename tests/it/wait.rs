@@ -198,3 +198,42 @@ fn survives_dropped_watches_and_a_restart() {
     let r = crate::common::Run::of(out);
     r.assert_ok();
 }
+
+#[test]
+fn health_follows_workloads_in_the_inventory() {
+    let Some(bed) = Bed::start() else { return };
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n";
+    let d1 = bed.push("demo/apps", "v1", &[("web.yaml", deployment)]);
+    bed.create_source(NS, "apps", "demo/apps", json!({"tag": "v1"}));
+    bed.create_ks(NS, "apps", "apps", json!({}));
+    let r = run(bed
+        .plugin()
+        .args([
+            "wait",
+            "--health",
+            "--timeout",
+            "30s",
+            "-o",
+            "json",
+            "--artifact",
+        ])
+        .arg(bed.artifact("demo/apps", "v1", &d1)));
+    r.assert_ok();
+    let v = r.json();
+    let web = v["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("Deployment followed with --health: {v}"));
+    assert_eq!(web["state"], "ready");
+    assert_eq!(web["namespace"], "apps");
+    assert_eq!(web["via"], "inventory of Kustomization/flux-system/apps");
+    // Without --health, workloads are not followed.
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "30s", "-o", "json", "--artifact"])
+        .arg(bed.artifact("demo/apps", "v1", &d1)));
+    r.assert_ok();
+    assert!(!r.stdout.contains("\"Deployment\""), "{}", r.stdout);
+}
