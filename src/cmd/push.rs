@@ -515,33 +515,13 @@ fn eprint(text: &str) {
 /// Write a file through a temporary sibling and a rename, so readers never
 /// see half a file.
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let fail = |e: std::io::Error| {
+    render::write_atomic(path, text.as_bytes()).map_err(|e| {
         Error::other(
             ExitCode::Failure,
             format!("cannot write {}: {e}", path.display()),
             Some("check that the directory is writable".into()),
         )
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "dotenv".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -346,8 +346,8 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
                         .iter()
                         .filter_map(|e| e.get("id").and_then(Value::as_str))
                         .filter_map(|id| {
-                            let p: Vec<&str> = id.splitn(4, '_').collect();
-                            (p.len() == 4).then(|| find(p[3], p[0], p[1])).flatten()
+                            let (ns, name, _, kind) = selector::parse_inventory_id(id)?;
+                            find(kind, ns, name)
                         })
                         .collect()
                 })

@@ -515,26 +515,12 @@ pub fn dotenv(report: &TriggerReport) -> String {
 
 /// Write the dotenv file atomically (temp file + rename).
 fn write_dotenv(path: &Path, report: &TriggerReport) -> Result<()> {
-    let fail = |e: std::io::Error| {
+    render::write_atomic(path, dotenv(report).as_bytes()).map_err(|e| {
         Error::other(
             ExitCode::Failure,
             format!("cannot write --dotenv {}: {e}", path.display()),
             Some("give a writable path, e.g. --dotenv trigger.env".into()),
         )
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dotenv".into());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, dotenv(report)).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
     })
 }
 

@@ -305,6 +305,14 @@ pub fn depends_on(kind: FluxKind, obj: &Value) -> Vec<ObjectRef> {
         .unwrap_or_default()
 }
 
+/// An entry id of a Kustomization's `status.inventory`:
+/// `<namespace>_<name>_<group>_<Kind>` → (namespace, name, group, kind).
+/// Kubernetes names cannot contain `_`, so the split is unambiguous.
+pub fn parse_inventory_id(id: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut parts = id.splitn(4, '_');
+    Some((parts.next()?, parts.next()?, parts.next()?, parts.next()?))
+}
+
 /// The consumers of a set of sources among candidate objects.
 pub fn consumers<'a>(
     sources: &BTreeSet<ObjectRef>,
@@ -447,6 +455,19 @@ mod tests {
             match_ocirepository(&repo(json!({"tag": "v1"}), &format!("v1@{DIGEST}")), &only),
             RefMatch::Selected
         );
+    }
+
+    #[test]
+    fn inventory_ids() {
+        assert_eq!(
+            parse_inventory_id("apps_web_apps_Deployment"),
+            Some(("apps", "web", "apps", "Deployment"))
+        );
+        assert_eq!(
+            parse_inventory_id("_ns1__Namespace"),
+            Some(("", "ns1", "", "Namespace"))
+        );
+        assert_eq!(parse_inventory_id("broken_id"), None);
     }
 
     #[test]
