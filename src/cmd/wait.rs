@@ -461,8 +461,10 @@ async fn watch_loop(
     }
 }
 
-/// Whether an object is failing, whatever revision: used to name the
-/// culprit of a DependencyNotReady chain.
+/// Whether an object we do not follow is failing, whatever revision: used
+/// to name the culprit of a DependencyNotReady chain. `ArtifactFailed`
+/// (its source has no artifact yet) is retried by the controller and does
+/// not count.
 fn failing(obj: &Value) -> Option<String> {
     if let Some(s) = state::condition(obj, "Stalled").filter(|c| c.status == "True") {
         return Some(format!("{}: {}", s.reason, s.message));
@@ -484,6 +486,7 @@ fn failing(obj: &Value) -> Option<String> {
                     "Progressing",
                     "ProgressingWithRetry",
                     "DependencyNotReady",
+                    "ArtifactFailed",
                     "",
                 ]
                 .contains(&c.reason)
@@ -631,7 +634,18 @@ fn verdict_for(
         .is_some_and(|c| c.status == "False" && c.reason == "DependencyNotReady");
     if waits_on_dependency && !verdict.phase.is_final() {
         for dep in selector::depends_on(kind, obj) {
-            if let Some(why) = cache.get(&Key::flux(key.cluster, &dep)).and_then(failing) {
+            let dep_key = Key::flux(key.cluster, &dep);
+            // A followed dependency is judged by its own verdict, under the
+            // same rules as every target; only an unfollowed one by its
+            // conditions alone.
+            let why = match tracked.get(&dep_key) {
+                Some(t) if t.verdict.phase == Phase::Failed => {
+                    Some(format!("{}: {}", t.verdict.reason, t.verdict.message))
+                }
+                Some(_) => None,
+                None => cache.get(&dep_key).and_then(failing),
+            };
+            if let Some(why) = why {
                 verdict.phase = Phase::Failed;
                 verdict.reason = "DependencyNotReady".into();
                 verdict.message = format!(
@@ -660,10 +674,7 @@ fn inventory(cluster: usize, obj: &Value, health: bool) -> Vec<Key> {
         .iter()
         .filter_map(|e| e.get("id").and_then(Value::as_str))
         .filter_map(|id| {
-            // <namespace>_<name>_<group>_<Kind>; names cannot contain '_'.
-            let mut parts = id.splitn(4, '_');
-            let (ns, name, group, kind) =
-                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let (ns, name, group, kind) = selector::parse_inventory_id(id)?;
             let tkind = TKind::from_inventory(group, kind)?;
             if matches!(tkind, TKind::Workload(_)) && !health {
                 return None;
