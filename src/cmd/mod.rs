@@ -2,6 +2,7 @@
 //! talking to the world through the lower layers, and hands the report to
 //! [`crate::render`].
 
+pub mod complete;
 pub mod completion;
 pub mod context;
 pub mod push;
@@ -149,11 +150,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&session, args).await,
         Command::Completion(args) => completion::run(args),
         Command::Push(args) => push::run(&session, args).await,
-        Command::Complete(_) => Err(Error::other(
-            ExitCode::Failure,
-            "this command is not available in this build yet",
-            Some("see docs/usage.md for the commands this version supports".into()),
-        )),
+        Command::Complete(args) => complete::run(args).await,
     }
 }
 
