@@ -5,10 +5,11 @@
 //! give it, the dotenv reports of the jobs it needs, and GitLab agent
 //! contexts (no current-context) for two test-bed clusters.
 
-use super::{
-    Env, deep_merge, expand_gitlab, interpolate_component, jobs, load_yaml, root, script_lines,
-    variables,
+use super::gitlab::{
+    deep_merge, expand_gitlab, interpolate_component, jobs, load_yaml, script_lines, variables,
+    yaml_blocks,
 };
+use super::{Env, root};
 use crate::common::bed::{Bed, Cluster2, KS, NS, OCI, merged_kubeconfig};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -428,7 +429,7 @@ fn the_receiver_pipeline_deploys_without_cluster_access() {
 /// of this project in place of the catalog's.
 fn documented_inclusion() -> Value {
     let md = std::fs::read_to_string(root().join("docs/gitlab-ci.md")).expect("docs/gitlab-ci.md");
-    let block = super::yaml_blocks(&md)
+    let block = yaml_blocks(&md)
         .into_iter()
         .find(|b| b.contains("component: $CI_SERVER_FQDN/"))
         .expect("docs/gitlab-ci.md shows how to include the component");
