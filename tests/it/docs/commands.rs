@@ -255,14 +255,15 @@ pub fn expand_words(words: &[Word], env: &Env) -> Vec<String> {
         for seg in word {
             match seg {
                 Seg::Lit(s) | Seg::Opaque(s) => text.push_str(s),
+                // `${NAME:-default}`: the default when NAME is unset or empty.
                 Seg::Var { name, default, .. } => match (env.get(name), default) {
-                    (Some(v), _) if !v.is_empty() || default.is_none() => text.push_str(v),
-                    (_, Some(d)) => text.push_str(d),
+                    (Some(v), Some(d)) if v.is_empty() => text.push_str(d),
+                    (Some(v), _) => text.push_str(v),
+                    (None, Some(d)) => text.push_str(d),
                     (None, None) => {
                         text.push('$');
                         text.push_str(name);
                     }
-                    (Some(_), None) => unreachable!("handled above"),
                 },
             }
         }
@@ -786,7 +787,7 @@ pub fn check_synopsis(tail: &str) -> Result<(), String> {
             }
             continue;
         }
-        // A positional word.
+        // A positional word: a command (hidden ones are real too), or an argument.
         if tok == "OPTIONS" || tok == "flags" {
             continue;
         }
@@ -795,10 +796,7 @@ pub fn check_synopsis(tail: &str) -> Result<(), String> {
                 any_command = true;
                 continue;
             }
-            match current
-                .get_subcommands()
-                .find(|s| s.get_name() == tok && !s.is_hide_set())
-            {
+            match current.get_subcommands().find(|s| s.get_name() == tok) {
                 Some(sub) => {
                     current = sub;
                     descended = !current.has_subcommands();
