@@ -8,7 +8,7 @@ use super::TargetArgs;
 #[command(after_long_help = "\
 Examples:
   kubectl gitlab-flux status -A
-  kubectl gitlab-flux status --artifact oci://registry.gitlab.com/team/app/manifests --tree
+  kubectl gitlab-flux status --artifact oci://registry.gitlab.com/team/app/manifests:v1.2.0 --tree
   kubectl gitlab-flux status kustomization/apps --watch")]
 pub struct StatusArgs {
     #[command(flatten)]
