@@ -12,7 +12,7 @@
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -410,9 +410,9 @@ async fn watch_loop(
     optional: bool,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut stream =
+        crate::cluster::watch::with_backoff(watcher(api, watcher::Config::default()).boxed())
+            .boxed();
     while let Some(item) = stream.next().await {
         let msg = match item {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {

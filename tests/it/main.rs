@@ -6,6 +6,7 @@ mod common;
 mod completions;
 mod e2e;
 mod kubeconfig_auth;
+mod reliability;
 mod status;
 mod trigger;
 mod wait;
