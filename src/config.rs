@@ -101,33 +101,56 @@ pub fn report_clap_error(err: clap::Error) -> ExitCode {
             }
         }
         _ => {
-            let rendered = err.render().to_string();
-            let mut message = String::new();
-            let mut hints = Vec::new();
-            for line in rendered.lines() {
-                let line = line.trim();
-                if let Some(m) = line.strip_prefix("error: ") {
-                    message = m.to_string();
-                } else if let Some(tip) = line.strip_prefix("tip: ") {
-                    hints.push(tip.to_string());
-                } else if message.is_empty() && !line.is_empty() {
-                    message = line.to_string();
-                }
-            }
-            let usage = rendered
-                .lines()
-                .find_map(|l| l.strip_prefix("Usage: "))
-                .map(str::to_string);
-            hints.push(match &usage {
-                Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
-                None => format!("see '{DISPLAY_NAME} --help'"),
-            });
+            let (message, hint) = clap_error_parts(&err.render().to_string());
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {message}");
-            let _ = writeln!(stderr, "hint: {}", hints.join("; "));
+            let _ = writeln!(stderr, "hint: {hint}");
             ExitCode::Usage
         }
     }
+}
+
+/// Split clap's rendered error into our one-line message and hint. The
+/// lines clap puts under its `error:` line (the conflicting or missing
+/// arguments, the possible values) belong to the message.
+fn clap_error_parts(rendered: &str) -> (String, String) {
+    let mut message = String::new();
+    let mut hints = Vec::new();
+    // Whether the lines read continue the message.
+    let mut continued = false;
+    for line in rendered.lines() {
+        let line = line.trim();
+        if continued {
+            if !line.is_empty() && !line.starts_with("tip: ") && !line.starts_with("Usage: ") {
+                let sep = if message.ends_with(':') || line.starts_with('[') {
+                    " "
+                } else {
+                    ", "
+                };
+                message.push_str(sep);
+                message.push_str(line);
+                continue;
+            }
+            continued = false;
+        }
+        if let Some(m) = line.strip_prefix("error: ") {
+            message = m.to_string();
+            continued = true;
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            hints.push(tip.to_string());
+        } else if message.is_empty() && !line.is_empty() {
+            message = line.to_string();
+        }
+    }
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(str::to_string);
+    hints.push(match &usage {
+        Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
+        None => format!("see '{DISPLAY_NAME} --help'"),
+    });
+    (message, hints.join("; "))
 }
 
 #[cfg(test)]
@@ -155,6 +178,29 @@ mod tests {
         let err = parse_duration("--timeout", "soon").expect_err("garbage");
         assert!(err.message().starts_with("invalid --timeout \"soon\""));
         assert!(parse_timeout("--timeout", "0").is_err());
+    }
+
+    #[test]
+    fn clap_errors_keep_the_lines_under_the_message() {
+        let (message, hint) = clap_error_parts(
+            "error: the argument '--creds <USER:PASSWORD>' cannot be used with:\n  --username <USER>\n  --password-stdin\n\nUsage: kubectl gitlab-flux push --creds <USER:PASSWORD> <PATH> <OCI-URL>\n\nFor more information, try '--help'.\n",
+        );
+        assert_eq!(
+            message,
+            "the argument '--creds <USER:PASSWORD>' cannot be used with: --username <USER>, --password-stdin"
+        );
+        assert!(
+            hint.starts_with("usage: kubectl gitlab-flux push --creds"),
+            "{hint}"
+        );
+        let (message, hint) = clap_error_parts(
+            "error: invalid value 'xml' for '--output <OUTPUT>'\n  [possible values: table, json, yaml]\n\n  tip: a similar value exists: 'yaml'\n\nFor more information, try '--help'.\n",
+        );
+        assert_eq!(
+            message,
+            "invalid value 'xml' for '--output <OUTPUT>' [possible values: table, json, yaml]"
+        );
+        assert!(hint.starts_with("a similar value exists: 'yaml'"), "{hint}");
     }
 
     #[test]

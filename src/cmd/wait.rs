@@ -127,6 +127,9 @@ pub struct WaitPlan {
 
 pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
     let timeout = config::parse_timeout("--timeout", &args.timeout)?;
+    if let Some(junit) = &args.flags.junit {
+        crate::render::check_output_path("--junit", junit)?;
+    }
     let plan = WaitPlan {
         target: args.target,
         digest_override: None,
