@@ -45,9 +45,13 @@ pub struct StatusRow {
 }
 
 pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
+    let selecting = !args.target.objects.is_empty() || args.target.artifact.is_some();
+    if selecting {
+        // Bad KIND/NAME or --artifact: say so before touching the kubeconfig.
+        targets::validate(&args.target, "default")?;
+    }
     let clusters = session.clusters().await?;
     let multi = clusters.len() > 1;
-    let selecting = !args.target.objects.is_empty() || args.target.artifact.is_some();
     let mut apis = Vec::new();
     let mut objects: BTreeMap<(usize, ObjectRef), Value> = BTreeMap::new();
     let mut selected: Vec<(usize, ObjectRef)> = Vec::new();

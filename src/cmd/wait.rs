@@ -432,14 +432,14 @@ async fn watch_loop(
                     | watcher::Error::WatchStartFailed(kube::Error::Api(s))
                         if s.code == 403 || s.code == 401 =>
                     {
-                        let kube_err = match err {
-                            watcher::Error::InitialListFailed(e)
-                            | watcher::Error::WatchStartFailed(e) => e,
+                        let (verb, kube_err) = match err {
+                            watcher::Error::InitialListFailed(e) => ("list", e),
+                            watcher::Error::WatchStartFailed(e) => ("watch", e),
                             _ => continue,
                         };
                         Some(ApiError::from_kube(
                             &cluster,
-                            "watch",
+                            verb,
                             &resource.plural,
                             scope.as_deref(),
                             kube_err,

@@ -1,6 +1,7 @@
 //! The plugin's integration tests: one test binary (fast to link), one
 //! module per area. They run the real binary with a scrubbed environment.
 
+mod bad_input;
 mod cli;
 mod common;
 mod completions;
