@@ -79,10 +79,26 @@ pub fn init_logging(verbosity: u8) {
         .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(verbosity >= 2)
         .with_ansi(use_color(ColorChoice::Auto, stderr_is_terminal()))
         .try_init();
+}
+
+/// stderr for log lines, with anything that looks like a credential (URL
+/// user info, `token=` values) scrubbed: libraries log URLs as given.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::error::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Print a clap error (or help/version) and return the exit code: help and

@@ -8,6 +8,7 @@ mod completions;
 mod e2e;
 mod kubeconfig_auth;
 mod reliability;
+mod secrets;
 mod status;
 mod trigger;
 mod wait;
