@@ -485,6 +485,7 @@ fn conflicting_flags_change_nothing() {
     let hook = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     hook.set_nonblocking(true).expect("nonblocking");
     let url = format!("http://{}/hook/abc", hook.local_addr().expect("addr"));
+    let ftp = url.replace("http://", "ftp://");
     let dotenv = c.report("trigger.env");
     let home = c.home.path().to_str().expect("utf8").to_string();
     for (args, message, hint) in [
@@ -554,6 +555,11 @@ fn conflicting_flags_change_nothing() {
             "KIND/NAME",
         ),
         (vec!["wait"], "nothing selected", "--artifact"),
+        (
+            vec!["trigger", "--receiver", &ftp, "--token-env", "T"],
+            "the scheme must be http or https",
+            "https://",
+        ),
     ] {
         let mut args = args.clone();
         if args[0] == "trigger" && !args.contains(&"--dotenv") {
