@@ -79,10 +79,26 @@ pub fn init_logging(verbosity: u8) {
         .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(verbosity >= 2)
         .with_ansi(use_color(ColorChoice::Auto, stderr_is_terminal()))
         .try_init();
+}
+
+/// stderr for log lines, with anything that looks like a credential (URL
+/// user info, `token=` values) scrubbed: libraries log URLs as given.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::error::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Print a clap error (or help/version) and return the exit code: help and
@@ -101,33 +117,56 @@ pub fn report_clap_error(err: clap::Error) -> ExitCode {
             }
         }
         _ => {
-            let rendered = err.render().to_string();
-            let mut message = String::new();
-            let mut hints = Vec::new();
-            for line in rendered.lines() {
-                let line = line.trim();
-                if let Some(m) = line.strip_prefix("error: ") {
-                    message = m.to_string();
-                } else if let Some(tip) = line.strip_prefix("tip: ") {
-                    hints.push(tip.to_string());
-                } else if message.is_empty() && !line.is_empty() {
-                    message = line.to_string();
-                }
-            }
-            let usage = rendered
-                .lines()
-                .find_map(|l| l.strip_prefix("Usage: "))
-                .map(str::to_string);
-            hints.push(match &usage {
-                Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
-                None => format!("see '{DISPLAY_NAME} --help'"),
-            });
+            let (message, hint) = clap_error_parts(&err.render().to_string());
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {message}");
-            let _ = writeln!(stderr, "hint: {}", hints.join("; "));
+            let _ = writeln!(stderr, "hint: {hint}");
             ExitCode::Usage
         }
     }
+}
+
+/// Split clap's rendered error into our one-line message and hint. The
+/// lines clap puts under its `error:` line (the conflicting or missing
+/// arguments, the possible values) belong to the message.
+fn clap_error_parts(rendered: &str) -> (String, String) {
+    let mut message = String::new();
+    let mut hints = Vec::new();
+    // Whether the lines read continue the message.
+    let mut continued = false;
+    for line in rendered.lines() {
+        let line = line.trim();
+        if continued {
+            if !line.is_empty() && !line.starts_with("tip: ") && !line.starts_with("Usage: ") {
+                let sep = if message.ends_with(':') || line.starts_with('[') {
+                    " "
+                } else {
+                    ", "
+                };
+                message.push_str(sep);
+                message.push_str(line);
+                continue;
+            }
+            continued = false;
+        }
+        if let Some(m) = line.strip_prefix("error: ") {
+            message = m.to_string();
+            continued = true;
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            hints.push(tip.to_string());
+        } else if message.is_empty() && !line.is_empty() {
+            message = line.to_string();
+        }
+    }
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(str::to_string);
+    hints.push(match &usage {
+        Some(u) => format!("usage: {u}; see '{DISPLAY_NAME} --help'"),
+        None => format!("see '{DISPLAY_NAME} --help'"),
+    });
+    (message, hints.join("; "))
 }
 
 #[cfg(test)]
@@ -155,6 +194,29 @@ mod tests {
         let err = parse_duration("--timeout", "soon").expect_err("garbage");
         assert!(err.message().starts_with("invalid --timeout \"soon\""));
         assert!(parse_timeout("--timeout", "0").is_err());
+    }
+
+    #[test]
+    fn clap_errors_keep_the_lines_under_the_message() {
+        let (message, hint) = clap_error_parts(
+            "error: the argument '--creds <USER:PASSWORD>' cannot be used with:\n  --username <USER>\n  --password-stdin\n\nUsage: kubectl gitlab-flux push --creds <USER:PASSWORD> <PATH> <OCI-URL>\n\nFor more information, try '--help'.\n",
+        );
+        assert_eq!(
+            message,
+            "the argument '--creds <USER:PASSWORD>' cannot be used with: --username <USER>, --password-stdin"
+        );
+        assert!(
+            hint.starts_with("usage: kubectl gitlab-flux push --creds"),
+            "{hint}"
+        );
+        let (message, hint) = clap_error_parts(
+            "error: invalid value 'xml' for '--output <OUTPUT>'\n  [possible values: table, json, yaml]\n\n  tip: a similar value exists: 'yaml'\n\nFor more information, try '--help'.\n",
+        );
+        assert_eq!(
+            message,
+            "invalid value 'xml' for '--output <OUTPUT>' [possible values: table, json, yaml]"
+        );
+        assert!(hint.starts_with("a similar value exists: 'yaml'"), "{hint}");
     }
 
     #[test]

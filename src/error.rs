@@ -195,23 +195,24 @@ pub fn redact(text: &str) -> String {
 
 fn redact_word(word: &str) -> String {
     // scheme://user:pass@host → scheme://***@host
+    let mut word = word.to_string();
     if let Some(scheme_end) = word.find("://") {
         let rest = &word[scheme_end + 3..];
         let authority_end = rest.find('/').unwrap_or(rest.len());
         if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{}://***@{}", &word[..scheme_end], &rest[at + 1..]);
+            word = format!("{}://***@{}", &word[..scheme_end], &rest[at + 1..]);
         }
     }
     for key in ["token=", "access_token=", "password=", "secret="] {
         if let Some(pos) = word.find(key) {
             let value_start = pos + key.len();
             let value_end = word[value_start..]
-                .find(['&', '"', '\'', ','])
+                .find(['&', '"', '\'', ',', '\n', '\r', '\t', '}', ')'])
                 .map_or(word.len(), |e| value_start + e);
             return format!("{}***{}", &word[..value_start], &word[value_end..]);
         }
     }
-    word.to_string()
+    word
 }
 
 #[cfg(test)]
@@ -268,5 +269,13 @@ mod tests {
             "url http://h/jwt/auth?token=***&x=1"
         );
         assert_eq!(redact("plain words"), "plain words");
+        assert_eq!(
+            redact("https://u:p@h:1/?token=abc"),
+            "https://***@h:1/?token=***"
+        );
+        assert_eq!(
+            redact("GET http.url=https://u:p@h/apis?token=abc\nnext line\n"),
+            "GET http.url=https://***@h/apis?token=***\nnext line\n"
+        );
     }
 }

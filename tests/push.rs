@@ -1342,37 +1342,68 @@ fn unreachable_registry_is_exit_4() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+/// Bad input is refused before anything is sent: exit 2, the message and
+/// the hint, no connection to the registry (a listener records any), and
+/// no dotenv written.
 #[test]
 fn local_input_errors_are_exit_2_before_any_upload() {
     let env = Env::new();
-    let target = "oci://127.0.0.1:1/g/app:v1"; // never contacted
+    let listener = Listener::new();
+    let target = listener.target();
+    let target = target.as_str();
+    let out = tempfile::tempdir().expect("out");
+    let dotenv = out.path().join("push.env");
+    let dotenv_arg = dotenv.to_str().expect("utf8").to_string();
+    let refused = |args: &[&str], code: i32, message: &str, hint: &str| {
+        let mut args = args.to_vec();
+        args.extend_from_slice(&["--dotenv", &dotenv_arg]);
+        // Should a regression reach the listener (which never answers),
+        // fail in seconds rather than hang.
+        if !args.contains(&"--timeout") {
+            args.extend_from_slice(&["--timeout", "5s"]);
+        }
+        let run = env.run(&args);
+        run.fails(code, message, hint);
+        listener.assert_untouched();
+        assert!(!dotenv.exists(), "no dotenv for {args:?}");
+        run
+    };
+
     let dir = tempfile::tempdir().expect("dir");
     let missing = dir.path().join("nope");
-    env.run(&["push", missing.to_str().expect("utf8"), target])
-        .fails(
-            2,
-            "no such file or directory",
-            "directory (or file) of manifests",
-        );
+    refused(
+        &["push", missing.to_str().expect("utf8"), target],
+        2,
+        "no such file or directory",
+        "directory (or file) of manifests",
+    );
 
     let only_ignored = tree(&[("logo.png", "x"), (".git/HEAD", "ref"), ("docs/a.md", "x")]);
-    env.run(&[
-        "push",
-        only_ignored.path().to_str().expect("utf8"),
-        target,
-        "--ignore",
-        "*.md",
-    ])
-    .fails(2, "nothing to push", "3 file(s) were all ignored");
+    refused(
+        &[
+            "push",
+            only_ignored.path().to_str().expect("utf8"),
+            target,
+            "--ignore",
+            "*.md",
+        ],
+        2,
+        "nothing to push",
+        "3 file(s) were all ignored",
+    );
 
     let bad_yaml = tree(&[
         ("ok.yaml", "a: 1\n"),
         ("apps/broken.yaml", "a: 1\n---\nb: c: d\n"),
     ]);
-    let run = env.run(&["push", bad_yaml.path().to_str().expect("utf8"), target]);
-    run.fails(2, "broken.yaml:3:5: invalid YAML", "--no-validate");
+    let run = refused(
+        &["push", bad_yaml.path().to_str().expect("utf8"), target],
+        2,
+        "broken.yaml:3:5: invalid YAML",
+        "--no-validate",
+    );
     assert!(run.stderr.contains("invalid YAML"), "{}", run.stderr);
-    // --no-validate skips the check (and then fails only at the closed port)
+    // --no-validate skips the check.
     let run = env.run(&[
         "push",
         bad_yaml.path().to_str().expect("utf8"),
@@ -1391,11 +1422,16 @@ fn local_input_errors_are_exit_2_before_any_upload() {
             escaping.path().join("leak.yaml"),
         )
         .expect("symlink");
-        env.run(&["push", escaping.path().to_str().expect("utf8"), target])
-            .fails(2, "leak.yaml points outside", "resolve inside PATH");
+        refused(
+            &["push", escaping.path().to_str().expect("utf8"), target],
+            2,
+            "leak.yaml points outside",
+            "resolve inside PATH",
+        );
 
         // Unreadable file. Root reads anything, so there use a FIFO, which
-        // cannot be packed either; otherwise chmod 000.
+        // cannot be packed either; otherwise chmod 000. (As root,
+        // unreadable_file_as_an_unprivileged_user drops privileges.)
         let unreadable = tree(&[("a.yaml", "a: 1\n"), ("b.yaml", "b: 2\n")]);
         let is_root = Command::new("id")
             .arg("-u")
@@ -1406,73 +1442,349 @@ fn local_input_errors_are_exit_2_before_any_upload() {
             let fifo = unreadable.path().join("pipe.yaml");
             let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
             assert!(st.success());
-            env.run(&["push", unreadable.path().to_str().expect("utf8"), target])
-                .fails(2, "pipe.yaml: it is a FIFO", "remove it");
+            refused(
+                &["push", unreadable.path().to_str().expect("utf8"), target],
+                2,
+                "pipe.yaml: it is a FIFO",
+                "remove it",
+            );
         } else {
             use std::os::unix::fs::PermissionsExt;
             let b = unreadable.path().join("b.yaml");
             std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o000)).expect("chmod");
-            env.run(&["push", unreadable.path().to_str().expect("utf8"), target])
-                .fails(2, "cannot read", "readable");
+            refused(
+                &["push", unreadable.path().to_str().expect("utf8"), target],
+                2,
+                "cannot read",
+                "readable",
+            );
         }
     }
 
     let src = tree(&manifests());
     let path = src.path().to_str().expect("utf8");
-    env.run(&["push", path, "registry.example.com/g/app:v1"])
-        .fails(
-            2,
-            "does not start with oci://",
-            "oci://registry.example.com/g/app:v1",
-        );
-    env.run(&["push", path, "oci://registry.example.com/Group/App:v1"])
-        .fails(2, "uppercase", "\"group/app\"");
-    env.run(&["push", path, "oci://registry.example.com/g/app:-v1"])
-        .fails(2, "bad tag", "128 characters");
-    env.run(&["push", path, "oci://registry.example.com/g/app@sha256:1234"])
-        .fails(2, "bad digest", "64 lowercase hex");
-    env.run(&[
-        "push",
-        path,
+    refused(
+        &["push", path, "registry.example.com/g/app:v1"],
+        2,
+        "does not start with oci://",
         "oci://registry.example.com/g/app:v1",
-        "--tag",
-        "a+b",
-    ])
-    .fails(2, "invalid tag \"a+b\"", "128 characters");
-    env.run(&[
-        "push",
-        path,
-        "oci://registry.example.com/g/app:v1",
-        "--annotation",
-        "novalue",
-    ])
-    .fails(2, "invalid annotation", "KEY=VALUE");
-    env.run(&[
-        "push",
-        path,
-        "oci://registry.example.com/g/app:v1",
+    );
+    refused(
+        &["push", path, "oci://registry.example.com/Group/App:v1"],
+        2,
+        "uppercase",
+        "\"group/app\"",
+    );
+    refused(
+        &["push", path, "oci://registry.example.com/g/app:-v1"],
+        2,
+        "bad tag",
+        "128 characters",
+    );
+    refused(
+        &["push", path, "oci://registry.example.com/g/app@sha256:1234"],
+        2,
+        "bad digest",
+        "64 lowercase hex",
+    );
+    refused(
+        &["push", path, target, "--tag", "a+b"],
+        2,
+        "invalid tag \"a+b\"",
+        "128 characters",
+    );
+    refused(
+        &["push", path, target, "--annotation", "novalue"],
+        2,
+        "invalid annotation",
+        "KEY=VALUE",
+    );
+    refused(
+        &["push", path, target, "--creds", "nopassword"],
+        2,
         "--creds",
-        "nopassword",
-    ])
-    .fails(2, "--creds", "--password-stdin");
-    env.run(&[
-        "push",
-        path,
-        "oci://registry.example.com/g/app:v1",
-        "--trigger",
-        "--dry-run",
-    ])
-    .fails(
+        "--password-stdin",
+    );
+    refused(
+        &["push", path, target, "--trigger", "--dry-run"],
         2,
         "--trigger/--wait cannot be combined with --dry-run",
         "drop --dry-run",
     );
-    env.run(&[
-        "push",
-        path,
-        "oci://registry.example.com/g/app:v1",
+    refused(
+        &[
+            "push",
+            path,
+            target,
+            "--creds",
+            "u:p",
+            "--username",
+            "u",
+            "--password-stdin",
+        ],
+        2,
+        "'--creds <USER:PASSWORD>' cannot be used with: --username <USER>, --password-stdin",
+        "--help",
+    );
+    refused(
+        &["push", path, target, "--dependents"],
+        2,
+        "--dependents and -A only apply with --trigger or --wait",
+        "add --trigger",
+    );
+    refused(
+        &["push", path, target, "--timeout", "0"],
+        2,
         "--timeout",
-        "0",
-    ])
-    .fails(2, "--timeout", "5m");
+        "5m",
+    );
+    refused(
+        &["push", path, target, "--timeout", "soon"],
+        2,
+        "invalid --timeout \"soon\"",
+        "30s, 5m",
+    );
+    refused(
+        &["push", path, target, "--wait", "--wait-timeout", "5"],
+        2,
+        "invalid --wait-timeout \"5\": a unit is required",
+        "--wait-timeout 5s",
+    );
+}
+
+// ------------------------------------------------------- reliability (issue 8)
+
+/// A registry slower than `--timeout` (every request delayed): exit 3 with
+/// the hint, promptly, and no tag.
+#[test]
+fn slow_registry_hits_the_timeout_and_leaves_no_tag() {
+    if !require_registry() {
+        return;
+    }
+    let reg = start(RegistryConfig::default());
+    let proxy = FaultProxy::start(&reg).expect("proxy");
+    proxy.delay(Duration::from_secs(3));
+    let src = tree(&manifests());
+    let out = tempfile::tempdir().expect("out");
+    let dotenv = out.path().join("push.env");
+    Env::new()
+        .run(&[
+            "push",
+            src.path().to_str().expect("utf8"),
+            &format!("oci://{}/g/slow:v1", proxy.host()),
+            "--timeout",
+            "2s",
+            "--dotenv",
+            dotenv.to_str().expect("utf8"),
+        ])
+        .fails(3, "timed out after 2s", "--timeout");
+    proxy.delay(Duration::ZERO);
+    assert!(!pull(&reg.base_url(), "g/slow", "v1", None, None).found);
+    assert!(!dotenv.exists(), "no dotenv on failure");
+}
+
+/// GitLab's registry tokens expire: a token the registry finds expired is
+/// a 401 → exit 4 with a hint, and nothing is tagged.
+#[test]
+fn expired_registry_token_is_exit_4_and_leaves_no_tag() {
+    if !require_registry() {
+        return;
+    }
+    let reg = start(RegistryConfig {
+        auth: Auth::gitlab_ci("expired-s3cret"),
+        token_ttl: Duration::from_secs(60),
+        // Issued already expired (beyond distribution's 60 s of leeway).
+        token_backdate: Duration::from_secs(600),
+        ..Default::default()
+    });
+    let src = tree(&manifests());
+    let env = Env::new()
+        .var("CI_REGISTRY", &reg.host())
+        .var("CI_REGISTRY_USER", "gitlab-ci-token")
+        .var("CI_REGISTRY_PASSWORD", "expired-s3cret");
+    let run = env.run(&[
+        "push",
+        src.path().to_str().expect("utf8"),
+        &format!("oci://{}/g/app:v1", reg.host()),
+    ]);
+    run.fails(
+        4,
+        "rejected the token issued for the credentials (CI_REGISTRY_USER/CI_REGISTRY_PASSWORD)",
+        "re-run the job",
+    );
+    assert!(!run.stderr.contains("expired-s3cret"), "{}", run.stderr);
+    reg.set_token_backdate(Duration::ZERO);
+    assert!(!pull(&reg.base_url(), "g/app", "v1", Some(creds(&reg)), None).found);
+}
+
+/// Ctrl-C while a blob is being uploaded (the registry is slow): exit 130
+/// promptly, no manifest written, no tag, no dotenv.
+#[test]
+fn ctrl_c_during_blob_upload_exits_130_and_leaves_no_tag() {
+    if !require_registry() {
+        return;
+    }
+    let reg = start(RegistryConfig::default());
+    let proxy = FaultProxy::start(&reg).expect("proxy");
+    proxy.delay(Duration::from_millis(700));
+    let src = tree(&manifests());
+    let out = tempfile::tempdir().expect("out");
+    let dotenv = out.path().join("push.env");
+    let mut child = Env::new()
+        .command(&[
+            "push",
+            src.path().to_str().expect("utf8"),
+            &format!("oci://{}/g/int:v1", proxy.host()),
+            "--dotenv",
+            dotenv.to_str().expect("utf8"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn push");
+    // An upload session was opened: the blob's PUT is on its way now.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.path.contains("/blobs/uploads/"))
+    {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "push ended before uploading"
+        );
+        assert!(Instant::now() < deadline, "{:#?}", proxy.requests());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let code = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s.code();
+        }
+        if sent.elapsed() > Duration::from_secs(3) {
+            let _ = child.kill();
+            panic!("push did not exit within 3 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Run::from(child.wait_with_output().expect("output"));
+    assert_eq!(code, Some(130), "{run:#?}");
+    assert!(run.stderr.contains("interrupted"), "{run:#?}");
+    proxy.delay(Duration::ZERO);
+    assert!(
+        !proxy
+            .requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.contains("/manifests/")),
+        "{:#?}",
+        proxy.requests()
+    );
+    assert!(!pull(&reg.base_url(), "g/int", "v1", None, None).found);
+    assert!(!dotenv.exists(), "no dotenv when interrupted");
+}
+
+/// As root, chmod 000 does not stop reading; drop to `nobody` with setpriv
+/// so the real "permission denied" path is tested. Skipped (with the
+/// reason printed) when not root, without setpriv, or when `nobody` cannot
+/// run the test binary.
+#[cfg(unix)]
+#[test]
+fn unreadable_file_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    if !is_root {
+        eprintln!(
+            "skipping: not root (local_input_errors_are_exit_2_before_any_upload covers chmod 000)"
+        );
+        return;
+    }
+    let as_nobody = |args: &[&str], home: &Path| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(args)
+            .env_clear()
+            .env("HOME", home)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null());
+        cmd.output()
+    };
+    let home = tempfile::tempdir().expect("home");
+    let open = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(home.path(), open.clone()).expect("chmod");
+    match as_nobody(&["version"], home.path()) {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipping: nobody cannot run {BIN}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipping: setpriv not available: {e}");
+            return;
+        }
+    }
+    let listener = Listener::new();
+    let src = tree(&[("a.yaml", "a: 1\n"), ("b.yaml", "b: 2\n")]);
+    std::fs::set_permissions(src.path(), open.clone()).expect("chmod");
+    let b = src.path().join("b.yaml");
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let out = tempfile::tempdir().expect("out");
+    std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let dotenv = out.path().join("push.env");
+    let run = Run::from(
+        as_nobody(
+            &[
+                "push",
+                src.path().to_str().expect("utf8"),
+                &listener.target(),
+                "--dotenv",
+                dotenv.to_str().expect("utf8"),
+            ],
+            home.path(),
+        )
+        .expect("setpriv runs"),
+    );
+    run.fails(2, &format!("cannot read {}", b.display()), "readable");
+    assert!(run.stderr.contains("Permission denied"), "{run:#?}");
+    listener.assert_untouched();
+    assert!(!dotenv.exists());
+}
+
+/// A loopback port that records whether anything connected: proof that a
+/// rejected command never reached a registry.
+struct Listener(std::net::TcpListener);
+
+impl Listener {
+    fn new() -> Listener {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.set_nonblocking(true).expect("nonblocking");
+        Listener(l)
+    }
+
+    fn target(&self) -> String {
+        format!(
+            "oci://127.0.0.1:{}/g/app:v1",
+            self.0.local_addr().expect("addr").port()
+        )
+    }
+
+    #[track_caller]
+    fn assert_untouched(&self) {
+        match self.0.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("the registry was contacted (from {peer})"),
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
 }

@@ -260,6 +260,8 @@ pub fn resolve(kc: &Kubeconfig, req: &ContextRequest) -> Result<ResolvedContext,
             .find(|c| &c.name == name)
             .and_then(|c| c.cluster.as_ref())
             .and_then(|c| c.server.clone())
+            // Shown in reports and errors only: never with credentials.
+            .map(|s| crate::error::redact(&s))
     });
     let user = ctx.and_then(|c| c.user.clone());
     let (namespace, namespace_from) = match (&req.namespace, ctx.and_then(|c| c.namespace.clone()))

@@ -3,6 +3,7 @@
 
 pub mod kubeconfig;
 pub mod objects;
+pub mod watch;
 
 use std::time::Duration;
 

@@ -96,20 +96,7 @@ impl Settings {
             .into());
         }
         if let Some(dotenv) = &args.dotenv {
-            let parent = dotenv
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !parent.is_dir() {
-                return Err(Error::usage(
-                    format!(
-                        "cannot write --dotenv {}: {} is not a directory",
-                        dotenv.display(),
-                        parent.display()
-                    ),
-                    "create the directory first, or write the file in the job's working directory",
-                ));
-            }
+            render::check_output_path("--dotenv", dotenv)?;
         }
         Ok(Settings {
             path: args.path,
@@ -461,6 +448,9 @@ struct Deploy {
 impl Deploy {
     fn from_args(args: &PushArgs) -> Result<Deploy> {
         let wait_timeout = crate::config::parse_timeout("--wait-timeout", &args.wait_timeout)?;
+        if let Some(junit) = &args.wait_flags.junit {
+            render::check_output_path("--junit", junit)?;
+        }
         if !args.trigger && !args.wait && (args.dependents || args.all_namespaces) {
             return Err(Error::usage(
                 "--dependents and -A only apply with --trigger or --wait",

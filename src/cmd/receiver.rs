@@ -180,13 +180,42 @@ pub async fn create(session: &Session, args: ReceiverCreateArgs) -> Result<ExitC
     ))
     .map_err(|e| internal(format!("cannot build the Receiver: {e}")))?;
 
-    let pp = PostParams::default();
-    timed(&cluster, secrets.create(&pp, &secret))
-        .await
-        .map_err(|e| create_error(e, &cluster, "secrets", "Secret", &namespace, &secret_name))?;
-    timed(&cluster, receivers.create(&pp, &receiver))
-        .await
-        .map_err(|e| create_error(e, &cluster, "receivers", "Receiver", &namespace, &args.name))?;
+    // Both or neither: a server-side dry run of each first (RBAC,
+    // admission, validation), and should the Receiver still fail, the
+    // Secret is deleted again.
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    for dry_run in [true, false] {
+        let pp = if dry_run {
+            &dry
+        } else {
+            &PostParams::default()
+        };
+        timed(&cluster, secrets.create(pp, &secret))
+            .await
+            .map_err(|e| {
+                create_error(e, &cluster, "secrets", "Secret", &namespace, &secret_name)
+            })?;
+        if let Err(e) = timed(&cluster, receivers.create(pp, &receiver)).await {
+            if !dry_run
+                && let Err(d) =
+                    timed(&cluster, secrets.delete(&secret_name, &Default::default())).await
+            {
+                let d = d.into_api(&cluster, "delete", "secrets", Some(&namespace));
+                tracing::warn!("cannot delete Secret {namespace}/{secret_name} again: {d}");
+            }
+            return Err(create_error(
+                e,
+                &cluster,
+                "receivers",
+                "Receiver",
+                &namespace,
+                &args.name,
+            ));
+        }
+    }
     tracing::info!(
         "created Secret {namespace}/{secret_name} and Receiver {namespace}/{}; waiting for its webhook path",
         args.name

@@ -3,7 +3,7 @@
 //! live from watch events.
 
 use futures::StreamExt;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -45,9 +45,13 @@ pub struct StatusRow {
 }
 
 pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
+    let selecting = !args.target.objects.is_empty() || args.target.artifact.is_some();
+    if selecting {
+        // Bad KIND/NAME or --artifact: say so before touching the kubeconfig.
+        targets::validate(&args.target, "default")?;
+    }
     let clusters = session.clusters().await?;
     let multi = clusters.len() > 1;
-    let selecting = !args.target.objects.is_empty() || args.target.artifact.is_some();
     let mut apis = Vec::new();
     let mut objects: BTreeMap<(usize, ObjectRef), Value> = BTreeMap::new();
     let mut selected: Vec<(usize, ObjectRef)> = Vec::new();
@@ -105,9 +109,10 @@ pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
             let dyn_api = api.api(kind, scope.as_deref())?;
             let tx = tx.clone();
             tokio::spawn(async move {
-                let mut stream = watcher(dyn_api, watcher::Config::default())
-                    .default_backoff()
-                    .boxed();
+                let mut stream = crate::cluster::watch::with_backoff(
+                    watcher(dyn_api, watcher::Config::default()).boxed(),
+                )
+                .boxed();
                 while let Some(ev) = stream.next().await {
                     let sent = match ev {
                         Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {

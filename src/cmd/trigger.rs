@@ -58,6 +58,9 @@ impl TriggerReport {
 }
 
 pub async fn run(session: &Session, args: TriggerArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.dotenv {
+        render::check_output_path("--dotenv", path)?;
+    }
     let report = match &args.receiver {
         Some(url) => webhook(&args, url, args.receiver_type).await?,
         None => annotate(session, &args).await?,

@@ -12,7 +12,7 @@
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -127,6 +127,9 @@ pub struct WaitPlan {
 
 pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
     let timeout = config::parse_timeout("--timeout", &args.timeout)?;
+    if let Some(junit) = &args.flags.junit {
+        crate::render::check_output_path("--junit", junit)?;
+    }
     let plan = WaitPlan {
         target: args.target,
         digest_override: None,
@@ -410,9 +413,9 @@ async fn watch_loop(
     optional: bool,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut stream =
+        crate::cluster::watch::with_backoff(watcher(api, watcher::Config::default()).boxed())
+            .boxed();
     while let Some(item) = stream.next().await {
         let msg = match item {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
@@ -429,14 +432,14 @@ async fn watch_loop(
                     | watcher::Error::WatchStartFailed(kube::Error::Api(s))
                         if s.code == 403 || s.code == 401 =>
                     {
-                        let kube_err = match err {
-                            watcher::Error::InitialListFailed(e)
-                            | watcher::Error::WatchStartFailed(e) => e,
+                        let (verb, kube_err) = match err {
+                            watcher::Error::InitialListFailed(e) => ("list", e),
+                            watcher::Error::WatchStartFailed(e) => ("watch", e),
                             _ => continue,
                         };
                         Some(ApiError::from_kube(
                             &cluster,
-                            "watch",
+                            verb,
                             &resource.plural,
                             scope.as_deref(),
                             kube_err,

@@ -41,6 +41,12 @@ impl ArtifactSelector {
             value: value.to_string(),
             reason: reason.to_string(),
         };
+        if let Some(shown) = crate::oci::reference::redact_userinfo(value) {
+            return Err(ArtifactSelectorError {
+                value: shown,
+                reason: "it carries credentials (USER:PASSWORD@), which do not belong here".into(),
+            });
+        }
         let rest = value
             .strip_prefix("oci://")
             .ok_or_else(|| err("it must start with oci://"))?;

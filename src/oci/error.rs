@@ -110,6 +110,17 @@ pub enum OciError {
         anonymous: bool,
     },
 
+    /// 401 for a token the token service just issued for our credentials:
+    /// the credentials are right, the token is not accepted (expired).
+    #[error(
+        "registry {registry} rejected the token issued for the credentials ({credentials}) while {during}: it has expired or is not valid for this registry"
+    )]
+    TokenRejected {
+        registry: String,
+        credentials: String,
+        during: String,
+    },
+
     /// 403 or insufficient scope: the credentials are valid but may not push here.
     #[error("registry {registry} denied {action} on {repository} ({credentials}): {reason}")]
     Forbidden {
@@ -158,9 +169,11 @@ impl Diagnostic for OciError {
             | Annotation { .. }
             | Credentials { .. }
             | CaFile { .. } => ExitCode::Usage,
-            Unreachable { .. } | Unavailable { .. } | Unauthorized { .. } | Forbidden { .. } => {
-                ExitCode::Unavailable
-            }
+            Unreachable { .. }
+            | Unavailable { .. }
+            | Unauthorized { .. }
+            | TokenRejected { .. }
+            | Forbidden { .. } => ExitCode::Unavailable,
             Rejected { .. } | Protocol { .. } => ExitCode::Failure,
             Timeout { .. } => ExitCode::Timeout,
         }
@@ -221,6 +234,12 @@ impl Diagnostic for OciError {
             Unauthorized { .. } => {
                 "check the user name and password/token; a GitLab token needs the write_registry \
                  (or api) scope"
+                    .into()
+            }
+            TokenRejected { .. } => {
+                "the token service accepted the credentials but the registry refused its token: \
+                 a GitLab CI job token is valid only while its job runs (re-run the job), and a \
+                 clock that is off (check `date -u`) makes fresh tokens look expired"
                     .into()
             }
             Forbidden {

@@ -21,6 +21,23 @@ const SCHEME: &str = "oci://";
 /// distribution's limit on the full name (host/repository).
 const NAME_TOTAL_MAX: usize = 255;
 
+/// A reference with `USER:PASSWORD@` before its host, shown with `***@`
+/// instead, or None when it has none. (`host@sha256:…` is a misplaced
+/// digest, not credentials.)
+pub fn redact_userinfo(input: &str) -> Option<String> {
+    let (scheme, rest) = match input.find("://") {
+        Some(i) => input.split_at(i + 3),
+        None => ("", input),
+    };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    let after = &rest[at + 1..];
+    if after.starts_with("sha256:") {
+        return None;
+    }
+    Some(format!("{scheme}***@{after}"))
+}
+
 impl Reference {
     /// Parse and validate a reference.
     pub fn parse(input: &str) -> Result<Reference, OciError> {
@@ -30,6 +47,17 @@ impl Reference {
             hint,
         };
         let trimmed = input.trim();
+        if let Some(shown) = redact_userinfo(trimmed) {
+            return Err(OciError::Reference {
+                input: shown,
+                reason:
+                    "it carries credentials (USER:PASSWORD@), which do not belong in a reference"
+                        .into(),
+                hint: "remove them and pass them with --creds, --username with --password-stdin, \
+                       or GitLab's CI_REGISTRY_USER/CI_REGISTRY_PASSWORD"
+                    .into(),
+            });
+        }
         let Some(rest) = strip_scheme(trimmed) else {
             let hint = match trimmed.split_once("://") {
                 Some((scheme, after)) => {
@@ -351,6 +379,21 @@ mod tests {
                 (e.to_string(), e.hint().unwrap_or_default())
             }
         }
+    }
+
+    #[test]
+    fn credentials_in_a_reference_are_refused_without_being_shown() {
+        for input in [
+            "oci://alice:s3cret@registry.example.com/g/app:v1",
+            "alice:s3cret@registry.example.com/g/app:v1",
+            "https://alice:s3cret@registry.example.com/g/app",
+        ] {
+            let err = Reference::parse(input).expect_err(input).to_string();
+            assert!(!err.contains("s3cret") && !err.contains("alice"), "{err}");
+            assert!(err.contains("***@registry.example.com/g/app"), "{err}");
+        }
+        assert_eq!(redact_userinfo("oci://r.example/g/app@sha256:ab"), None);
+        assert_eq!(redact_userinfo("oci://r.example@sha256:ab"), None);
     }
 
     #[test]

@@ -686,6 +686,17 @@ impl Registry {
                     if code == "DENIED" {
                         return Err(self.forbidden(action, message));
                     }
+                    let token_error = ch
+                        .as_ref()
+                        .and_then(|c| c.param("error"))
+                        .is_some_and(|e| e == "invalid_token");
+                    if reauthed && token_error && self.creds.basic.is_some() {
+                        return Err(OciError::TokenRejected {
+                            registry: self.reference.registry.clone(),
+                            credentials: self.creds.source.to_string(),
+                            during: during.to_string(),
+                        });
+                    }
                     return Err(self.unauthorized(format!("401 Unauthorized while {during}")));
                 }
                 StatusCode::FORBIDDEN => {

@@ -55,6 +55,27 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 
 pub mod wait;
 
+/// Check, before any work, that a report file (`--dotenv`, `--junit`) can
+/// be written where asked: its directory exists and the path is not itself
+/// a directory. Done up front so bad input fails before anything changes.
+pub fn check_output_path(flag: &str, path: &std::path::Path) -> Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let reason = if path.is_dir() {
+        format!("{} is a directory", path.display())
+    } else if !parent.is_dir() {
+        format!("{} is not a directory", parent.display())
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(
+        format!("cannot write {flag} {}: {reason}", path.display()),
+        "give a file path in an existing directory (create the directory first), e.g. in the job's working directory",
+    ))
+}
+
 /// Write a file atomically (temp file beside it, synced, then renamed), so a
 /// report is either complete or absent.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

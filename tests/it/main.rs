@@ -1,12 +1,15 @@
 //! The plugin's integration tests: one test binary (fast to link), one
 //! module per area. They run the real binary with a scrubbed environment.
 
+mod bad_input;
 mod cli;
 mod common;
 mod completions;
 mod docs;
 mod e2e;
 mod kubeconfig_auth;
+mod reliability;
+mod secrets;
 mod status;
 mod trigger;
 mod wait;
