@@ -26,7 +26,7 @@ pub struct ReceiverCreateArgs {
     pub resources: Vec<String>,
 
     /// How the Receiver validates calls
-    #[arg(long = "type", value_enum, default_value_t = ReceiverType::GenericHmac)]
+    #[arg(long = "type", visible_alias = "receiver-type", value_enum, default_value_t = ReceiverType::GenericHmac)]
     pub receiver_type: ReceiverType,
 
     /// Print the Secret and Receiver as YAML instead of creating them

@@ -8,6 +8,7 @@ mod docs;
 mod e2e;
 mod kubeconfig_auth;
 mod status;
+mod tag;
 mod trigger;
 mod wait;
 mod wait_scenarios;
