@@ -37,3 +37,30 @@ pub struct ReceiverCreateArgs {
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     pub timeout: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn type_is_also_receiver_type_as_trigger_names_it() {
+        for flag in ["--type", "--receiver-type"] {
+            let cli = Cli::try_parse_from([
+                "kubectl-gitlab_flux",
+                "receiver",
+                "create",
+                "ci",
+                "--for",
+                "oci/apps",
+                flag,
+                "gitlab",
+            ])
+            .expect("parses");
+            let Command::Receiver(super::ReceiverCommand::Create(args)) = cli.command else {
+                panic!("receiver create");
+            };
+            assert_eq!(args.receiver_type, super::ReceiverType::Gitlab, "{flag}");
+        }
+    }
+}

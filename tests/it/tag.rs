@@ -297,7 +297,7 @@ fn missing_sources_are_clear_errors() {
         ),
     ] {
         let r = run(plugin(home.path()).args(["tag", &reference, "production"]));
-        r.assert_error(2, &format!("no such artifact: "), "ARTIFACT_URL");
+        r.assert_error(2, "no such artifact: ", "ARTIFACT_URL");
         assert!(r.stderr.contains(&what), "{reference}: {}", r.stderr);
     }
     assert!(pulled(&reg, &open, "production").is_none());

@@ -258,6 +258,12 @@ pub fn expand_words(words: &[Word], env: &Env) -> Vec<String> {
                 // `${NAME:-default}`: the default when NAME is unset or empty.
                 Seg::Var { name, default, .. } => match (env.get(name), default) {
                     (Some(v), Some(d)) if v.is_empty() => text.push_str(d),
+                    // Empty (a component input left at its empty default):
+                    // a value the job decides at run time, not validated.
+                    (Some(v), None) if v.is_empty() => {
+                        text.push('$');
+                        text.push_str(name);
+                    }
                     (Some(v), _) => text.push_str(v),
                     (None, Some(d)) => text.push_str(d),
                     (None, None) => {
