@@ -8,7 +8,7 @@ use crate::common::bed::{Bed, KS, NS, OCI, applied, configmap};
 use crate::common::{Run, plugin, run, write};
 use serde_json::{Value, json};
 use testbed::oci::{ClientOptions, FLUX_CONFIG};
-use testbed::registry::{Auth, Registry, RegistryConfig, require_registry};
+use testbed::registry::{Auth, FaultProxy, Registry, RegistryConfig, require_registry};
 
 const REPO: &str = "group/project/manifests";
 
@@ -489,6 +489,79 @@ fn gitlab_token_flow_with_the_job_token() {
     r.assert_error(4, "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD", "write_registry");
     assert!(!r.stderr.contains("wrong"), "{}", r.stderr);
     assert!(pulled(&reg, &opts, "qa").is_none());
+}
+
+#[test]
+fn retries_deadline_and_tls_as_push() {
+    let Some(reg) = start(RegistryConfig::default()) else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("home");
+    let open = ClientOptions::default();
+    let digest = seed(&reg, &open, "staging", "app");
+    let proxy = FaultProxy::start(&reg).expect("proxy");
+    let via_proxy = format!("oci://{}/{REPO}:staging@{digest}", proxy.host());
+
+    // A server error on the manifest PUT is retried.
+    proxy.fail_next_matching("PUT", "/manifests/", 1, 500);
+    run(plugin(home.path()).args(["tag", &via_proxy, "a"])).assert_ok();
+    assert_eq!(
+        proxy.requests().iter().filter(|r| r.status == 500).count(),
+        1
+    );
+    assert_eq!(pulled(&reg, &open, "a").expect("a").0, digest);
+
+    // A registry that keeps failing: exit 4, no tag.
+    proxy.clear();
+    proxy.fail_next_matching("PUT", "/manifests/", 100, 503);
+    run(plugin(home.path()).args(["tag", &via_proxy, "b"])).assert_error(
+        4,
+        "kept failing",
+        "try again later",
+    );
+    assert!(pulled(&reg, &open, "b").is_none());
+
+    // A Retry-After beyond --timeout is exit 3, not a hang.
+    proxy.clear();
+    proxy.throttle_next(1, 30);
+    run(plugin(home.path()).args(["tag", &via_proxy, "c", "--timeout", "3s"])).assert_error(
+        3,
+        "timed out",
+        "--timeout",
+    );
+    assert!(pulled(&reg, &open, "c").is_none());
+
+    // HTTPS with a private CA: refused without --ca-file, fine with it.
+    let Some(tls) = start(RegistryConfig {
+        tls: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let ca = tls.ca_path().expect("CA");
+    let tls_opts = ClientOptions {
+        ca_pem: tls.ca_pem(),
+        ..Default::default()
+    };
+    let digest = seed(&tls, &tls_opts, "staging", "app");
+    let reference = url(&tls, &format!(":staging@{digest}"));
+    run(plugin(home.path()).args(["tag", &reference, "production"])).assert_error(
+        4,
+        "unreachable",
+        "--ca-file",
+    );
+    run(plugin(home.path()).args([
+        "tag",
+        &reference,
+        "production",
+        "--ca-file",
+        ca.to_str().expect("utf8"),
+    ]))
+    .assert_ok();
+    assert_eq!(
+        pulled(&tls, &tls_opts, "production").expect("production").0,
+        digest
+    );
 }
 
 #[test]
