@@ -34,6 +34,9 @@ _kubectl__gitlab_flux() {
             kubectl__gitlab_flux,status)
                 cmd="kubectl__gitlab_flux__subcmd__status"
                 ;;
+            kubectl__gitlab_flux,tag)
+                cmd="kubectl__gitlab_flux__subcmd__tag"
+                ;;
             kubectl__gitlab_flux,trigger)
                 cmd="kubectl__gitlab_flux__subcmd__trigger"
                 ;;
@@ -53,7 +56,7 @@ _kubectl__gitlab_flux() {
 
     case "${cmd}" in
         kubectl__gitlab_flux)
-            opts="-n -o -v -h -V --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version push trigger wait status receiver context completion version __complete"
+            opts="-n -o -v -h -V --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version push tag trigger wait status receiver context completion version __complete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,7 +420,7 @@ _kubectl__gitlab_flux() {
             return 0
             ;;
         kubectl__subcmd__gitlab_flux__subcmd__receiver__subcmd__create)
-            opts="-n -o -v -h -V --for --type --export --timeout --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version"
+            opts="-n -o -v -h -V --for --receiver-type --type --export --timeout --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -428,6 +431,10 @@ _kubectl__gitlab_flux() {
                     return 0
                     ;;
                 --type)
+                    COMPREPLY=($(compgen -W "generic generic-hmac gitlab" -- "${cur}"))
+                    return 0
+                    ;;
+                --receiver-type)
                     COMPREPLY=($(compgen -W "generic generic-hmac gitlab" -- "${cur}"))
                     return 0
                     ;;
@@ -486,6 +493,88 @@ _kubectl__gitlab_flux() {
             fi
             case "${prev}" in
                 --artifact)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__gitlab_flux__subcmd__tag)
+            opts="-u -A -n -o -v -h -V --any-media-type --creds --username --password-stdin --insecure-registry --ca-file --timeout --dotenv --trigger --wait --dependents --all-namespaces --wait-timeout --health --no-inventory --no-fail-fast --ignore-suspended --junit --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dotenv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

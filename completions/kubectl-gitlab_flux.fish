@@ -39,6 +39,7 @@ complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -s
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -f -a "push" -d 'Package a directory (or file) of manifests as a Flux OCI artifact and push it'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -f -a "tag" -d 'Point more tags at an artifact already pushed (promotion), keeping its digest'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -f -a "trigger" -d 'Ask Flux to reconcile now: by object, or everything that consumes an artifact'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -f -a "wait" -d 'Wait until Flux applied exactly the pushed revision and everything is Ready'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_needs_command" -f -a "status" -d 'Show the readiness of OCIRepositories, Kustomizations and HelmReleases'
@@ -77,8 +78,8 @@ complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand 
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l skip-unchanged -d 'Push nothing when the first tag already holds an artifact with the same content'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l password-stdin -d 'Read the registry password (or token) from stdin'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l insecure-registry -d 'Allow plain HTTP for this registry (loopback registries are always allowed)'
-complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l trigger -d 'After pushing, trigger everything that consumes the artifact (as `trigger --artifact`)'
-complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l wait -d 'After pushing (and triggering), wait for the consumers (as `wait --artifact`)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l trigger -d 'Then trigger everything that consumes the artifact (as `trigger --artifact`)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l wait -d 'Then (after triggering) wait for the consumers (as `wait --artifact`)'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l dependents -d 'With --trigger/--wait: also follow what dependsOn the consumers'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -s A -l all-namespaces -d 'With --trigger/--wait: look for consumers in all namespaces'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -l health -d 'Also wait for Deployments, StatefulSets, DaemonSets and Jobs in the inventories to roll out'
@@ -88,6 +89,38 @@ complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand 
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -s v -l verbose -d 'Log what happens to stderr; repeat for more detail (-vv: HTTP requests)'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand push" -s V -l version -d 'Print version'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l creds -d 'Registry credentials as USER:PASSWORD (prefer --password-stdin: flags show up in process lists)' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s u -l username -d 'Registry user name; the password is read from stdin with --password-stdin' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l ca-file -d 'PEM file with extra CA certificates to trust for the registry' -r -F
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l timeout -d 'Give up after DURATION, retries included' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l dotenv -d 'Write KEY=VALUE lines for GitLab\'s artifacts:reports:dotenv (the keys push writes, for the first NEW_TAG)' -r -F
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l wait-timeout -d 'With --wait: give up waiting after DURATION (exit 3)' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l junit -d 'Write a JUnit XML report (one testcase per object) for GitLab\'s test reports' -r -F
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config)' -r -F
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l context -d 'Kubeconfig context to use; `wait` and `status` accept it several times to watch several clusters' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l agent -d 'GitLab agent to use, as <agent-config-project-path>:<agent-name> or just :<agent-name> (picks the kubeconfig context GitLab CI made for it)' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s n -l namespace -d 'Namespace (default: the context\'s namespace, else flux-system)' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l request-timeout -d 'Time limit of a single request to the cluster, e.g. 10s, 1m; 0 means none' -r
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s o -l output -d 'Output format of the result on stdout' -r -f -a "table\t'Human-readable table or summary'
+json\t'JSON document'
+yaml\t'YAML document'"
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l color -d 'When to use colours (NO_COLOR turns them off in auto)' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is unset'
+always\t'Always colour (not JSON/YAML)'
+never\t'Never colour'"
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l any-media-type -d 'Also tag artifacts that are neither Flux artifacts nor Helm charts (any image or index)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l password-stdin -d 'Read the registry password (or token) from stdin'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l insecure-registry -d 'Allow plain HTTP for this registry (loopback registries are always allowed)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l trigger -d 'Then trigger everything that consumes the artifact (as `trigger --artifact`)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l wait -d 'Then (after triggering) wait for the consumers (as `wait --artifact`)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l dependents -d 'With --trigger/--wait: also follow what dependsOn the consumers'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s A -l all-namespaces -d 'With --trigger/--wait: look for consumers in all namespaces'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l health -d 'Also wait for Deployments, StatefulSets, DaemonSets and Jobs in the inventories to roll out'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l no-inventory -d 'Do not follow Flux objects listed in Kustomization inventories'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l no-fail-fast -d 'Keep waiting through failures (the controller retries) until the timeout'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -l ignore-suspended -d 'Skip suspended objects instead of failing on them'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s v -l verbose -d 'Log what happens to stderr; repeat for more detail (-vv: HTTP requests)'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand tag" -s V -l version -d 'Print version'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l artifact -d 'Select what consumes this artifact: oci://REGISTRY/REPO[:TAG][@sha256:DIGEST] (the `url` that push prints): matching OCIRepositories, then the Kustomizations and HelmReleases that use them' -r
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l receiver -d 'Call a Flux Receiver webhook instead of annotating objects (needs no cluster access)' -r
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l receiver-type -d 'How the Receiver validates calls' -r -f -a "generic\t'No validation beyond the secret path'
@@ -174,7 +207,7 @@ complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand 
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and not __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and not __fish_seen_subcommand_from create" -f -a "create" -d 'Create a Receiver (and its token Secret) that triggers the given objects'
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and __fish_seen_subcommand_from create" -l for -d 'Objects the Receiver triggers, as KIND/NAME (repeatable)' -r
-complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and __fish_seen_subcommand_from create" -l type -d 'How the Receiver validates calls' -r -f -a "generic\t'No validation beyond the secret path'
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and __fish_seen_subcommand_from create" -l type -l receiver-type -d 'How the Receiver validates calls' -r -f -a "generic\t'No validation beyond the secret path'
 generic-hmac\t'X-Signature: sha256=<HMAC of the body>'
 gitlab\t'X-Gitlab-Token: <token>'"
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand receiver; and __fish_seen_subcommand_from create" -l timeout -d 'How long to wait for the Receiver to publish its webhook path' -r

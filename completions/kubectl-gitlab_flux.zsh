@@ -84,8 +84,8 @@ never\:"Never colour"))' \
 '--skip-unchanged[Push nothing when the first tag already holds an artifact with the same content]' \
 '--password-stdin[Read the registry password (or token) from stdin]' \
 '--insecure-registry[Allow plain HTTP for this registry (loopback registries are always allowed)]' \
-'--trigger[After pushing, trigger everything that consumes the artifact (as \`trigger --artifact\`)]' \
-'--wait[After pushing (and triggering), wait for the consumers (as \`wait --artifact\`)]' \
+'--trigger[Then trigger everything that consumes the artifact (as \`trigger --artifact\`)]' \
+'--wait[Then (after triggering) wait for the consumers (as \`wait --artifact\`)]' \
 '--dependents[With --trigger/--wait\: also follow what dependsOn the consumers]' \
 '-A[With --trigger/--wait\: look for consumers in all namespaces]' \
 '--all-namespaces[With --trigger/--wait\: look for consumers in all namespaces]' \
@@ -101,6 +101,53 @@ never\:"Never colour"))' \
 '--version[Print version]' \
 ':path -- Directory (or single file) of manifests to package:_files' \
 ':reference -- Where to push\: oci\://REGISTRY/REPOSITORY\[\:TAG\] (default tag in GitLab CI\: the short commit SHA, else latest):_default' \
+&& ret=0
+;;
+(tag)
+_arguments "${_arguments_options[@]}" : \
+'(-u --username --password-stdin)--creds=[Registry credentials as USER\:PASSWORD (prefer --password-stdin\: flags show up in process lists)]:USER:PASSWORD:_default' \
+'-u+[Registry user name; the password is read from stdin with --password-stdin]:USER:_default' \
+'--username=[Registry user name; the password is read from stdin with --password-stdin]:USER:_default' \
+'--ca-file=[PEM file with extra CA certificates to trust for the registry]:FILE:_files' \
+'--timeout=[Give up after DURATION, retries included]:DURATION:_default' \
+'--dotenv=[Write KEY=VALUE lines for GitLab'\''s artifacts\:reports\:dotenv (the keys push writes, for the first NEW_TAG)]:FILE:_files' \
+'--wait-timeout=[With --wait\: give up waiting after DURATION (exit 3)]:DURATION:_default' \
+'--junit=[Write a JUnit XML report (one testcase per object) for GitLab'\''s test reports]:FILE:_files' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, which may list several files, else ~/.kube/config)]:PATH:_files' \
+'*--context=[Kubeconfig context to use; \`wait\` and \`status\` accept it several times to watch several clusters]:NAME:_default' \
+'*--agent=[GitLab agent to use, as <agent-config-project-path>\:<agent-name> or just \:<agent-name> (picks the kubeconfig context GitLab CI made for it)]:PATH:AGENT:_default' \
+'-n+[Namespace (default\: the context'\''s namespace, else flux-system)]:NS:_default' \
+'--namespace=[Namespace (default\: the context'\''s namespace, else flux-system)]:NS:_default' \
+'--request-timeout=[Time limit of a single request to the cluster, e.g. 10s, 1m; 0 means none]:DURATION:_default' \
+'-o+[Output format of the result on stdout]:OUTPUT:((table\:"Human-readable table or summary"
+json\:"JSON document"
+yaml\:"YAML document"))' \
+'--output=[Output format of the result on stdout]:OUTPUT:((table\:"Human-readable table or summary"
+json\:"JSON document"
+yaml\:"YAML document"))' \
+'--color=[When to use colours (NO_COLOR turns them off in auto)]:WHEN:((auto\:"Colour when writing to a terminal and NO_COLOR is unset"
+always\:"Always colour (not JSON/YAML)"
+never\:"Never colour"))' \
+'--any-media-type[Also tag artifacts that are neither Flux artifacts nor Helm charts (any image or index)]' \
+'--password-stdin[Read the registry password (or token) from stdin]' \
+'--insecure-registry[Allow plain HTTP for this registry (loopback registries are always allowed)]' \
+'--trigger[Then trigger everything that consumes the artifact (as \`trigger --artifact\`)]' \
+'--wait[Then (after triggering) wait for the consumers (as \`wait --artifact\`)]' \
+'--dependents[With --trigger/--wait\: also follow what dependsOn the consumers]' \
+'-A[With --trigger/--wait\: look for consumers in all namespaces]' \
+'--all-namespaces[With --trigger/--wait\: look for consumers in all namespaces]' \
+'--health[Also wait for Deployments, StatefulSets, DaemonSets and Jobs in the inventories to roll out]' \
+'--no-inventory[Do not follow Flux objects listed in Kustomization inventories]' \
+'--no-fail-fast[Keep waiting through failures (the controller retries) until the timeout]' \
+'--ignore-suspended[Skip suspended objects instead of failing on them]' \
+'*-v[Log what happens to stderr; repeat for more detail (-vv\: HTTP requests)]' \
+'*--verbose[Log what happens to stderr; repeat for more detail (-vv\: HTTP requests)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':reference -- The artifact\: oci\://REGISTRY/REPOSITORY\[\:TAG\]\[@sha256\:DIGEST\], e.g. $ARTIFACT_URL of push:_default' \
+'*::tags -- Tags to point at the artifact, in its repository (one or more):_default' \
 && ret=0
 ;;
 (trigger)
@@ -252,6 +299,9 @@ _arguments "${_arguments_options[@]}" : \
 '--type=[How the Receiver validates calls]:RECEIVER_TYPE:((generic\:"No validation beyond the secret path"
 generic-hmac\:"X-Signature\: sha256=<HMAC of the body>"
 gitlab\:"X-Gitlab-Token\: <token>"))' \
+'--receiver-type=[How the Receiver validates calls]:RECEIVER_TYPE:((generic\:"No validation beyond the secret path"
+generic-hmac\:"X-Signature\: sha256=<HMAC of the body>"
+gitlab\:"X-Gitlab-Token\: <token>"))' \
 '--timeout=[How long to wait for the Receiver to publish its webhook path]:DURATION:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, which may list several files, else ~/.kube/config)]:PATH:_files' \
 '*--context=[Kubeconfig context to use; \`wait\` and \`status\` accept it several times to watch several clusters]:NAME:_default' \
@@ -394,6 +444,7 @@ esac
 _kubectl-gitlab_flux_commands() {
     local commands; commands=(
 'push:Package a directory (or file) of manifests as a Flux OCI artifact and push it' \
+'tag:Point more tags at an artifact already pushed (promotion), keeping its digest' \
 'trigger:Ask Flux to reconcile now\: by object, or everything that consumes an artifact' \
 'wait:Wait until Flux applied exactly the pushed revision and everything is Ready' \
 'status:Show the readiness of OCIRepositories, Kustomizations and HelmReleases' \
@@ -441,6 +492,11 @@ _kubectl-gitlab_flux__subcmd__receiver__subcmd__create_commands() {
 _kubectl-gitlab_flux__subcmd__status_commands() {
     local commands; commands=()
     _describe -t commands 'kubectl-gitlab_flux status commands' commands "$@"
+}
+(( $+functions[_kubectl-gitlab_flux__subcmd__tag_commands] )) ||
+_kubectl-gitlab_flux__subcmd__tag_commands() {
+    local commands; commands=()
+    _describe -t commands 'kubectl-gitlab_flux tag commands' commands "$@"
 }
 (( $+functions[_kubectl-gitlab_flux__subcmd__trigger_commands] )) ||
 _kubectl-gitlab_flux__subcmd__trigger_commands() {

@@ -5,6 +5,7 @@
 pub mod push;
 pub mod receiver;
 pub mod status;
+pub mod tag;
 pub mod trigger;
 pub mod wait;
 
@@ -127,6 +128,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Package a directory (or file) of manifests as a Flux OCI artifact and push it
     Push(push::PushArgs),
+    /// Point more tags at an artifact already pushed (promotion), keeping its digest
+    Tag(tag::TagArgs),
     /// Ask Flux to reconcile now: by object, or everything that consumes an artifact
     Trigger(trigger::TriggerArgs),
     /// Wait until Flux applied exactly the pushed revision and everything is Ready

@@ -79,6 +79,20 @@ pub struct PushArgs {
     #[arg(long, help_heading = "Artifact")]
     pub skip_unchanged: bool,
 
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Write KEY=VALUE lines for GitLab's artifacts:reports:dotenv (ARTIFACT_URL, ARTIFACT_DIGEST, …)
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub dotenv: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+}
+
+/// Registry flags, shared by `push` and `tag`: credentials, TLS, deadline.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
     /// Registry credentials as USER:PASSWORD (prefer --password-stdin: flags show up in process lists)
     #[arg(long, value_name = "USER:PASSWORD", help_heading = "Registry", conflicts_with_all = ["username", "password_stdin"])]
     pub creds: Option<String>,
@@ -113,16 +127,17 @@ pub struct PushArgs {
         help_heading = "Registry"
     )]
     pub timeout: String,
+}
 
-    /// Write KEY=VALUE lines for GitLab's artifacts:reports:dotenv (ARTIFACT_URL, ARTIFACT_DIGEST, …)
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
-    pub dotenv: Option<PathBuf>,
-
-    /// After pushing, trigger everything that consumes the artifact (as `trigger --artifact`)
+/// `--trigger`/`--wait` and their flags, shared by `push` and `tag`: the
+/// same code paths as `trigger --artifact` and `wait --artifact`.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Then trigger everything that consumes the artifact (as `trigger --artifact`)
     #[arg(long, help_heading = "Deploy")]
     pub trigger: bool,
 
-    /// After pushing (and triggering), wait for the consumers (as `wait --artifact`)
+    /// Then (after triggering) wait for the consumers (as `wait --artifact`)
     #[arg(long, help_heading = "Deploy")]
     pub wait: bool,
 

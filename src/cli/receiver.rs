@@ -26,7 +26,7 @@ pub struct ReceiverCreateArgs {
     pub resources: Vec<String>,
 
     /// How the Receiver validates calls
-    #[arg(long = "type", value_enum, default_value_t = ReceiverType::GenericHmac)]
+    #[arg(long = "type", visible_alias = "receiver-type", value_enum, default_value_t = ReceiverType::GenericHmac)]
     pub receiver_type: ReceiverType,
 
     /// Print the Secret and Receiver as YAML instead of creating them
@@ -36,4 +36,31 @@ pub struct ReceiverCreateArgs {
     /// How long to wait for the Receiver to publish its webhook path
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     pub timeout: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn type_is_also_receiver_type_as_trigger_names_it() {
+        for flag in ["--type", "--receiver-type"] {
+            let cli = Cli::try_parse_from([
+                "kubectl-gitlab_flux",
+                "receiver",
+                "create",
+                "ci",
+                "--for",
+                "oci/apps",
+                flag,
+                "gitlab",
+            ])
+            .expect("parses");
+            let Command::Receiver(super::ReceiverCommand::Create(args)) = cli.command else {
+                panic!("receiver create");
+            };
+            assert_eq!(args.receiver_type, super::ReceiverType::Gitlab, "{flag}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod context;
 pub mod push;
 pub mod receiver;
 pub mod status;
+pub mod tag;
 pub mod targets;
 pub mod trigger;
 pub mod version;
@@ -150,6 +151,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&session, args).await,
         Command::Completion(args) => completion::run(args),
         Command::Push(args) => push::run(&session, args).await,
+        Command::Tag(args) => tag::run(&session, args).await,
         Command::Complete(args) => complete::run(args).await,
     }
 }

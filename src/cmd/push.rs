@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::{Session, write_stdout};
 use crate::cli::OutputFormat;
-use crate::cli::push::PushArgs;
+use crate::cli::push::{DeployArgs, PushArgs, RegistryArgs};
 use crate::config;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::annotations::{self, Overrides, Provenance};
@@ -44,17 +44,82 @@ pub struct Settings {
     pub validate: bool,
     pub dry_run: bool,
     pub skip_unchanged: bool,
+    pub registry: RegistrySettings,
+    pub dotenv: Option<PathBuf>,
+}
+
+/// Validated registry flags, shared by `push` and `tag`.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
     pub explicit_creds: Option<Credentials>,
     pub insecure: bool,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
-    pub dotenv: Option<PathBuf>,
+}
+
+impl RegistrySettings {
+    /// Check the registry flags; reads the password from `stdin` with `--password-stdin`.
+    pub fn from_args(args: &RegistryArgs, stdin: impl std::io::Read) -> Result<RegistrySettings> {
+        let timeout = config::parse_timeout("--timeout", &args.timeout)?;
+        let explicit_creds = if let Some(c) = &args.creds {
+            Some(Credentials::from_flag(c)?)
+        } else if let (Some(user), true) = (&args.username, args.password_stdin) {
+            Some(Credentials::from_stdin(user, stdin)?)
+        } else {
+            None
+        };
+        if let Some(ca) = &args.ca_file
+            && !ca.is_file()
+        {
+            return Err(OciError::CaFile {
+                path: ca.clone(),
+                reason: "no such file".into(),
+            }
+            .into());
+        }
+        Ok(RegistrySettings {
+            explicit_creds,
+            insecure: args.insecure_registry,
+            ca_file: args.ca_file.clone(),
+            timeout,
+        })
+    }
+
+    /// How the registry client connects.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            timeout: self.timeout,
+            ..ClientOptions::default()
+        }
+    }
+
+    /// Resolve the credentials for `registry` (flags, GitLab CI, docker
+    /// config, anonymous), off the async threads: helpers may run.
+    pub async fn credentials(&self, registry: &str) -> Result<Credentials> {
+        let registry = registry.to_string();
+        let explicit = self.explicit_creds.clone();
+        let creds = tokio::task::spawn_blocking(move || {
+            auth::resolve(&registry, explicit, &process_env, &auth::run_helper)
+        })
+        .await
+        .map_err(|e| {
+            Error::other(
+                ExitCode::Failure,
+                format!("credential lookup failed: {e}"),
+                None,
+            )
+        })??;
+        tracing::debug!("registry credentials: {}", creds.source);
+        Ok(creds)
+    }
 }
 
 impl Settings {
     /// Check every flag; reads the password from `stdin` with `--password-stdin`.
     pub fn from_args(args: PushArgs, stdin: impl std::io::Read) -> Result<Settings> {
-        if (args.trigger || args.wait) && args.dry_run {
+        if (args.deploy.trigger || args.deploy.wait) && args.dry_run {
             return Err(Error::usage(
                 "--trigger/--wait cannot be combined with --dry-run",
                 "drop --dry-run to push, trigger and wait",
@@ -78,23 +143,7 @@ impl Settings {
             })?;
             extra_tags.push(tag.clone());
         }
-        let timeout = config::parse_timeout("--timeout", &args.timeout)?;
-        let explicit_creds = if let Some(c) = &args.creds {
-            Some(Credentials::from_flag(c)?)
-        } else if let (Some(user), true) = (&args.username, args.password_stdin) {
-            Some(Credentials::from_stdin(user, stdin)?)
-        } else {
-            None
-        };
-        if let Some(ca) = &args.ca_file
-            && !ca.is_file()
-        {
-            return Err(OciError::CaFile {
-                path: ca.clone(),
-                reason: "no such file".into(),
-            }
-            .into());
-        }
+        let registry = RegistrySettings::from_args(&args.registry, stdin)?;
         if let Some(dotenv) = &args.dotenv {
             render::check_output_path("--dotenv", dotenv)?;
         }
@@ -113,10 +162,7 @@ impl Settings {
             validate: !args.no_validate,
             dry_run: args.dry_run,
             skip_unchanged: args.skip_unchanged,
-            explicit_creds,
-            insecure: args.insecure_registry,
-            ca_file: args.ca_file,
-            timeout,
+            registry,
             dotenv: args.dotenv,
         })
     }
@@ -269,17 +315,7 @@ async fn push_to_registry(
     built: &Built,
     creds: Credentials,
 ) -> Result<Outcome, OciError> {
-    let mut reg = Registry::connect(
-        &s.reference,
-        creds,
-        ClientOptions {
-            insecure: s.insecure,
-            ca_file: s.ca_file.clone(),
-            timeout: s.timeout,
-            ..ClientOptions::default()
-        },
-    )
-    .await?;
+    let mut reg = Registry::connect(&s.reference, creds, s.registry.client_options()).await?;
     let first = &built.tags[0];
 
     if s.skip_unchanged
@@ -326,7 +362,7 @@ async fn push_to_registry(
 
 /// Run `push`.
 pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
-    let deploy = Deploy::from_args(&args)?;
+    let deploy = Deploy::from_args(&args.deploy)?;
     let settings = Settings::from_args(args, std::io::stdin())?;
 
     let s = settings.clone();
@@ -370,24 +406,14 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
 
-    let registry = settings.reference.registry.clone();
-    let explicit = settings.explicit_creds.clone();
-    let creds = tokio::task::spawn_blocking(move || {
-        auth::resolve(&registry, explicit, &process_env, &auth::run_helper)
-    })
-    .await
-    .map_err(|e| {
-        Error::other(
-            ExitCode::Failure,
-            format!("credential lookup failed: {e}"),
-            None,
-        )
-    })??;
-    tracing::debug!("registry credentials: {}", creds.source);
+    let creds = settings
+        .registry
+        .credentials(&settings.reference.registry)
+        .await?;
     report.credentials = Some(creds.source.to_string());
 
     let outcome = match tokio::time::timeout(
-        settings.timeout + Duration::from_secs(1),
+        settings.registry.timeout + Duration::from_secs(1),
         push_to_registry(&settings, &built, creds),
     )
     .await
@@ -395,7 +421,7 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         Ok(r) => r?,
         Err(_) => {
             return Err(OciError::Timeout {
-                after: settings.timeout,
+                after: settings.registry.timeout,
                 during: "pushing".into(),
             }
             .into());
@@ -434,9 +460,10 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
     deploy.run(session, &report.url).await
 }
 
-/// `push --trigger --wait`: the same code paths as `trigger --artifact`
-/// and `wait --artifact`, on the artifact just pushed.
-struct Deploy {
+/// `push --trigger --wait` (and `tag --trigger --wait`): the same code
+/// paths as `trigger --artifact` and `wait --artifact`, on the artifact
+/// just pushed (or tagged).
+pub(crate) struct Deploy {
     trigger: bool,
     wait: bool,
     dependents: bool,
@@ -446,7 +473,7 @@ struct Deploy {
 }
 
 impl Deploy {
-    fn from_args(args: &PushArgs) -> Result<Deploy> {
+    pub(crate) fn from_args(args: &DeployArgs) -> Result<Deploy> {
         let wait_timeout = crate::config::parse_timeout("--wait-timeout", &args.wait_timeout)?;
         if let Some(junit) = &args.wait_flags.junit {
             render::check_output_path("--junit", junit)?;
@@ -467,7 +494,7 @@ impl Deploy {
         })
     }
 
-    async fn run(self, session: &Session, url: &str) -> Result<ExitCode> {
+    pub(crate) async fn run(self, session: &Session, url: &str) -> Result<ExitCode> {
         if !self.trigger && !self.wait {
             return Ok(ExitCode::Success);
         }
@@ -498,13 +525,13 @@ impl Deploy {
     }
 }
 
-fn eprint(text: &str) {
+pub(crate) fn eprint(text: &str) {
     let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Write a file through a temporary sibling and a rename, so readers never
 /// see half a file.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
     render::write_atomic(path, text.as_bytes()).map_err(|e| {
         Error::other(
             ExitCode::Failure,

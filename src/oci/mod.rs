@@ -5,6 +5,7 @@
 //! - [`helm`]: Helm's OCI chart format.
 //! - [`annotations`]: source/revision/created from GitLab CI or git.
 //! - [`auth`]: where registry credentials come from.
+//! - [`inspect`]: what a stored manifest is (Flux artifact, Helm chart, other).
 //! - [`registry`]: the distribution API client (uploads, manifests, retries).
 
 pub mod annotations;
@@ -12,6 +13,7 @@ pub mod artifact;
 pub mod auth;
 pub mod error;
 pub mod helm;
+pub mod inspect;
 pub mod reference;
 pub mod registry;
 

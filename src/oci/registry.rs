@@ -207,6 +207,24 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 enum Body {
     Empty,
     Bytes(Vec<u8>, &'static str),
+    Typed(Vec<u8>, HeaderValue),
+}
+
+/// Every manifest media type a tag may hold: images and indexes, OCI and Docker.
+const ANY_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.oci.image.index.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// A manifest exactly as the registry stores it.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    /// `sha256:` of the bytes.
+    pub digest: String,
+    /// The media type to PUT it with (the manifest's own `mediaType`, else
+    /// the registry's `Content-Type`).
+    pub media_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Registry {
@@ -520,6 +538,7 @@ impl Registry {
             req = match body {
                 Body::Empty => req.header(header::CONTENT_LENGTH, 0),
                 Body::Bytes(b, ct) => req.header(header::CONTENT_TYPE, *ct).body(b.clone()),
+                Body::Typed(b, ct) => req.header(header::CONTENT_TYPE, ct.clone()).body(b.clone()),
             };
             let started = Instant::now();
             let result = req.send().await;
@@ -861,14 +880,15 @@ impl Registry {
     }
 
     fn manifest_headers() -> HeaderMap {
+        Self::accept(
+            "application/vnd.oci.image.manifest.v1+json, \
+             application/vnd.docker.distribution.manifest.v2+json",
+        )
+    }
+
+    fn accept(media_types: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::ACCEPT,
-            HeaderValue::from_static(
-                "application/vnd.oci.image.manifest.v1+json, \
-                 application/vnd.docker.distribution.manifest.v2+json",
-            ),
-        );
+        h.insert(header::ACCEPT, HeaderValue::from_static(media_types));
         h
     }
 
@@ -896,19 +916,80 @@ impl Registry {
         }
     }
 
-    /// The digest a tag points at (HEAD), or None.
-    pub async fn manifest_digest(&mut self, tag: &str) -> Result<Option<String>, OciError> {
-        let url = self.repo_url(&format!("manifests/{tag}"))?;
-        let during = format!("checking tag {tag}");
+    /// The manifest at a tag or digest exactly as stored, whatever its
+    /// media type (image or index, OCI or Docker), or None. Fetched by
+    /// digest, the bytes are checked against it.
+    pub async fn fetch_manifest(
+        &mut self,
+        reference: &str,
+    ) -> Result<Option<StoredManifest>, OciError> {
+        let url = self.repo_url(&format!("manifests/{reference}"))?;
+        let during = format!("reading {reference}");
         let resp = self
             .send(
-                Method::HEAD,
+                Method::GET,
                 url,
-                Self::manifest_headers(),
+                Self::accept(ANY_MANIFEST),
                 Body::Empty,
                 &during,
                 "pull",
             )
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let content_type = resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
+                    .unwrap_or_default();
+                let bytes = self.read_body(resp, &during).await?;
+                let digest = sha256_digest(&bytes);
+                if reference.starts_with("sha256:") && digest != reference {
+                    return Err(OciError::Protocol {
+                        registry: self.reference.registry.clone(),
+                        reason: format!("asked for manifest {reference}, got {digest}"),
+                    });
+                }
+                // The media type the manifest declares wins over the header.
+                let declared = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["mediaType"].as_str().map(str::to_string));
+                let media_type = declared
+                    .filter(|m| !m.is_empty())
+                    .or(Some(content_type).filter(|c| !c.is_empty()))
+                    .unwrap_or_else(|| MANIFEST_MEDIA_TYPE.to_string());
+                Ok(Some(StoredManifest {
+                    digest,
+                    media_type,
+                    bytes,
+                }))
+            }
+            _ => Err(self.rejected(resp, "manifest read").await),
+        }
+    }
+
+    /// The digest a tag points at (HEAD), or None.
+    pub async fn manifest_digest(&mut self, tag: &str) -> Result<Option<String>, OciError> {
+        self.head_manifest(tag, Self::manifest_headers()).await
+    }
+
+    /// The digest a tag points at (HEAD), whatever the manifest's media
+    /// type (image or index), or None.
+    pub async fn any_manifest_digest(&mut self, tag: &str) -> Result<Option<String>, OciError> {
+        self.head_manifest(tag, Self::accept(ANY_MANIFEST)).await
+    }
+
+    async fn head_manifest(
+        &mut self,
+        tag: &str,
+        headers: HeaderMap,
+    ) -> Result<Option<String>, OciError> {
+        let url = self.repo_url(&format!("manifests/{tag}"))?;
+        let during = format!("checking tag {tag}");
+        let resp = self
+            .send(Method::HEAD, url, headers, Body::Empty, &during, "pull")
             .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
@@ -929,6 +1010,21 @@ impl Registry {
 
     /// PUT the manifest bytes under a tag; checks the registry stored our digest.
     pub async fn put_manifest(&mut self, tag: &str, bytes: &[u8]) -> Result<String, OciError> {
+        self.put_manifest_as(tag, bytes, MANIFEST_MEDIA_TYPE).await
+    }
+
+    /// PUT manifest bytes of any media type under a tag, unchanged (so the
+    /// digest is the same); checks the registry stored our digest.
+    pub async fn put_manifest_as(
+        &mut self,
+        tag: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<String, OciError> {
+        let media_type = HeaderValue::from_str(media_type).map_err(|_| OciError::Protocol {
+            registry: self.reference.registry.clone(),
+            reason: format!("manifest media type {media_type:?} is not a header value"),
+        })?;
         let url = self.repo_url(&format!("manifests/{tag}"))?;
         let during = format!("tagging {tag}");
         let resp = self
@@ -936,7 +1032,7 @@ impl Registry {
                 Method::PUT,
                 url,
                 HeaderMap::new(),
-                Body::Bytes(bytes.to_vec(), MANIFEST_MEDIA_TYPE),
+                Body::Typed(bytes.to_vec(), media_type),
                 &during,
                 "push",
             )

@@ -2,6 +2,7 @@
 //! here talks to the world.
 
 pub mod push;
+pub mod tag;
 
 use serde::Serialize;
 

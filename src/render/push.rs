@@ -135,15 +135,45 @@ pub fn dry_run(r: &PushReport) -> String {
 /// comment lines, no quotes; keys with no value are left out. Values never
 /// hold newlines (annotations are checked), but are checked again here.
 pub fn dotenv(r: &PushReport) -> Result<String, String> {
+    artifact_dotenv(&ArtifactVars {
+        url: &r.url,
+        digest: &r.digest,
+        repository: &r.repository,
+        tags: &r.tags,
+        revision: r.revision.as_deref(),
+        source: r.source.as_deref(),
+        unchanged: r.unchanged,
+    })
+}
+
+/// What the `ARTIFACT_*` dotenv keys say; `push` and `tag` write the same.
+#[derive(Debug, Clone, Copy)]
+pub struct ArtifactVars<'a> {
+    /// `oci://<registry>/<repository>:<first tag>@sha256:…`.
+    pub url: &'a str,
+    pub digest: &'a str,
+    /// `<registry>/<repository>`.
+    pub repository: &'a str,
+    pub tags: &'a [String],
+    pub revision: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub unchanged: bool,
+}
+
+/// The `ARTIFACT_*` lines (see [`dotenv`]).
+pub fn artifact_dotenv(a: &ArtifactVars<'_>) -> Result<String, String> {
     let pairs = [
-        ("ARTIFACT_URL", r.url.clone()),
-        ("ARTIFACT_DIGEST", r.digest.clone()),
-        ("ARTIFACT_REPOSITORY", format!("oci://{}", r.repository)),
-        ("ARTIFACT_TAG", r.tags.first().cloned().unwrap_or_default()),
-        ("ARTIFACT_TAGS", r.tags.join(",")),
-        ("ARTIFACT_REVISION", r.revision.clone().unwrap_or_default()),
-        ("ARTIFACT_SOURCE", r.source.clone().unwrap_or_default()),
-        ("ARTIFACT_UNCHANGED", r.unchanged.to_string()),
+        ("ARTIFACT_URL", a.url.to_string()),
+        ("ARTIFACT_DIGEST", a.digest.to_string()),
+        ("ARTIFACT_REPOSITORY", format!("oci://{}", a.repository)),
+        ("ARTIFACT_TAG", a.tags.first().cloned().unwrap_or_default()),
+        ("ARTIFACT_TAGS", a.tags.join(",")),
+        (
+            "ARTIFACT_REVISION",
+            a.revision.unwrap_or_default().to_string(),
+        ),
+        ("ARTIFACT_SOURCE", a.source.unwrap_or_default().to_string()),
+        ("ARTIFACT_UNCHANGED", a.unchanged.to_string()),
     ];
     let mut s = String::new();
     for (key, value) in pairs {

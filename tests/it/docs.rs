@@ -589,7 +589,7 @@ fn the_component_declares_documented_inputs() {
         ("when", "manual"),
         ("agent", "group/infra/gitlab-agents:production"),
         ("tag", "production"),
-        ("expected_digest", "$ARTIFACT_DIGEST"),
+        ("promote", "$ARTIFACT_URL"),
     ] {
         given.insert(k.into(), Value::from(v));
     }

@@ -11,6 +11,7 @@ mod kubeconfig_auth;
 mod reliability;
 mod secrets;
 mod status;
+mod tag;
 mod trigger;
 mod wait;
 mod wait_scenarios;

@@ -258,6 +258,12 @@ pub fn expand_words(words: &[Word], env: &Env) -> Vec<String> {
                 // `${NAME:-default}`: the default when NAME is unset or empty.
                 Seg::Var { name, default, .. } => match (env.get(name), default) {
                     (Some(v), Some(d)) if v.is_empty() => text.push_str(d),
+                    // Empty (a component input left at its empty default):
+                    // a value the job decides at run time, not validated.
+                    (Some(v), None) if v.is_empty() => {
+                        text.push('$');
+                        text.push_str(name);
+                    }
                     (Some(v), _) => text.push_str(v),
                     (None, Some(d)) => text.push_str(d),
                     (None, None) => {
@@ -548,15 +554,10 @@ pub fn check_values(cli: &Cli) -> Result<(), String> {
     }
     match &cli.command {
         Command::Push(p) => {
-            if p.dry_run && (p.trigger || p.wait) {
+            if p.dry_run && (p.deploy.trigger || p.deploy.wait) {
                 return Err("--trigger/--wait cannot be combined with --dry-run".into());
             }
-            if !p.trigger && !p.wait && (p.dependents || p.all_namespaces) {
-                return Err("--dependents and -A only apply with --trigger or --wait".into());
-            }
-            if known(&p.wait_timeout) {
-                parse_timeout("--wait-timeout", &p.wait_timeout).map_err(err)?;
-            }
+            check_deploy(&p.deploy)?;
             for a in p.annotations.iter().filter(|a| known(a)) {
                 match a.split_once('=') {
                     Some((k, _)) if !k.is_empty() => {}
@@ -570,17 +571,29 @@ pub fn check_values(cli: &Cli) -> Result<(), String> {
             }
             let all_known = known(&p.reference)
                 && p.tags.iter().all(|t| known(t))
-                && known(&p.timeout)
-                && p.creds.as_deref().is_none_or(known);
+                && known(&p.registry.timeout)
+                && p.registry.creds.as_deref().is_none_or(known);
             if all_known {
                 // The command's own check of every flag (with what needs a
                 // file system or stdin left out).
                 let mut args = p.clone();
-                args.ca_file = None;
+                offline_registry_args(&mut args.registry);
                 args.dotenv = None;
-                args.username = None;
-                args.password_stdin = false;
                 kubectl_gitlab_flux::cmd::push::Settings::from_args(args, std::io::empty())
+                    .map_err(err)?;
+            }
+        }
+        Command::Tag(t) => {
+            check_deploy(&t.deploy)?;
+            let all_known = known(&t.reference)
+                && t.tags.iter().all(|t| known(t))
+                && known(&t.registry.timeout)
+                && t.registry.creds.as_deref().is_none_or(known);
+            if all_known {
+                let mut args = t.clone();
+                offline_registry_args(&mut args.registry);
+                args.dotenv = None;
+                kubectl_gitlab_flux::cmd::tag::Settings::from_args(args, std::io::empty())
                     .map_err(err)?;
             }
         }
@@ -652,6 +665,25 @@ pub fn check_values(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// `--trigger`/`--wait` and their flags (push, tag).
+pub fn check_deploy(d: &kubectl_gitlab_flux::cli::push::DeployArgs) -> Result<(), String> {
+    if !d.trigger && !d.wait && (d.dependents || d.all_namespaces) {
+        return Err("--dependents and -A only apply with --trigger or --wait".into());
+    }
+    if known(&d.wait_timeout) {
+        kubectl_gitlab_flux::config::parse_timeout("--wait-timeout", &d.wait_timeout)
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Registry flags without what needs a file system or stdin.
+pub fn offline_registry_args(r: &mut kubectl_gitlab_flux::cli::push::RegistryArgs) {
+    r.ca_file = None;
+    r.username = None;
+    r.password_stdin = false;
+}
+
 pub fn check_target(t: &TargetArgs) -> Result<(), String> {
     for o in t.objects.iter().filter(|o| known(o)) {
         kubectl_gitlab_flux::flux::kinds::parse_object_arg(o, "flux-system").map_err(err)?;
@@ -692,9 +724,11 @@ pub fn check_synopsis(tail: &str) -> Result<(), String> {
     let find_long = |cmd: &clap::Command, name: &str| -> bool {
         name == "help"
             || name == "version"
-            || cmd
-                .get_arguments()
-                .any(|a| a.get_long() == Some(name) && !a.is_hide_set())
+            || cmd.get_arguments().any(|a| {
+                !a.is_hide_set()
+                    && (a.get_long() == Some(name)
+                        || a.get_visible_aliases().is_some_and(|v| v.contains(&name)))
+            })
     };
     let find_short = |cmd: &clap::Command, c: char| -> bool {
         c == 'h' || c == 'V' || cmd.get_arguments().any(|a| a.get_short() == Some(c))
@@ -756,9 +790,11 @@ pub fn check_synopsis(tail: &str) -> Result<(), String> {
                 ));
             }
             if !inline_value && !any_command {
-                pending_value = current
-                    .get_arguments()
-                    .find(|a| a.get_long() == Some(name) && a.get_action().takes_values());
+                pending_value = current.get_arguments().find(|a| {
+                    (a.get_long() == Some(name)
+                        || a.get_visible_aliases().is_some_and(|v| v.contains(&name)))
+                        && a.get_action().takes_values()
+                });
             }
             continue;
         }

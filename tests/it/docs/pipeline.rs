@@ -357,23 +357,33 @@ fn the_example_pipeline_deploys_staging_then_promotes_to_production() {
         "{wait_log}"
     );
     assert!(
-        jobs["deploy-production"].log.contains("pushed artifact"),
+        jobs["deploy-production"].log.contains(&format!(
+            "tagged artifact oci://{}/{REPO}:production",
+            bed.registry.host()
+        )),
         "{}",
         jobs["deploy-production"].log
     );
+    assert_ne!(&old_production, digest);
 
-    // The promotion guard: rendered files that no longer pack to the digest
-    // staging runs are not promoted, and the production tag stays.
-    std::fs::write(
-        ci.project().join("rendered/extra.yaml"),
-        crate::common::bed::configmap("extra", ""),
-    )
-    .expect("write");
+    // A newer pipeline moved staging: this pipeline's production job no
+    // longer promotes what staging runs, so it refuses and writes nothing.
+    let newer = bed.push(
+        REPO,
+        "staging",
+        &[("newer.yaml", &crate::common::bed::configmap("newer", ""))],
+    );
     let refused = ci.run(&config, "deploy-production", &extra);
     assert_eq!(refused.code, 1, "{}", refused.log);
-    assert!(refused.log.contains("not promoting"), "{}", refused.log);
+    assert!(
+        refused
+            .log
+            .contains(&format!("staging no longer points at {digest}")),
+        "{}",
+        refused.log
+    );
     assert_eq!(&tag_digest(&bed, "production"), digest);
-    assert_ne!(&old_production, digest);
+    assert_ne!(&tag_digest(&bed, "production"), &newer);
 }
 
 #[test]
@@ -480,17 +490,32 @@ fn the_component_as_documented_deploys_and_promotes() {
     assert_eq!(jobs["deploy-production"].dotenv["ARTIFACT_DIGEST"], digest);
     assert!(applied_revision(&production.store).ends_with(&digest));
 
-    // A changed manifest does not pack to the digest staging runs: the
-    // production job refuses before pushing.
-    std::fs::write(
-        ci.project().join("deploy/extra.yaml"),
-        crate::common::bed::configmap("extra", ""),
-    )
-    .expect("write");
+    // Production got the bytes staging runs, not a rebuild of deploy/:
+    // the promotion packs nothing.
+    assert!(
+        jobs["deploy-production"].log.contains("tagged artifact"),
+        "{}",
+        jobs["deploy-production"].log
+    );
+
+    // A newer deploy moved staging: the older promotion refuses, and the
+    // production tag is not touched.
+    let newer = bed.push(
+        REPO,
+        "staging",
+        &[("newer.yaml", &crate::common::bed::configmap("newer", ""))],
+    );
     let refused = ci.run(&config, "deploy-production", &extra);
     assert_eq!(refused.code, 1, "{}", refused.log);
-    assert!(refused.log.contains("not promoting"), "{}", refused.log);
+    assert!(
+        refused
+            .log
+            .contains(&format!("staging no longer points at {digest}")),
+        "{}",
+        refused.log
+    );
     assert_eq!(tag_digest(&bed, "production"), digest);
+    assert_ne!(tag_digest(&bed, "production"), newer);
 }
 
 #[test]
