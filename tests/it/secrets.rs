@@ -427,6 +427,37 @@ fn no_command_prints_a_secret() {
             4,
         ),
         case(
+            "tag (CI_REGISTRY_PASSWORD)",
+            s(&[
+                "tag",
+                &format!("oci://{}/g/app:v1", ci_registry.host()),
+                "staging",
+                "-o",
+                "json",
+            ]),
+            0,
+        ),
+        case(
+            "tag --creds (wrong password)",
+            s(&[
+                "tag",
+                &format!("oci://{}/g/app:v1", ci_registry.host()),
+                "production",
+                "--creds",
+                &format!("gitlab-ci-token:{FLAG_PASSWORD}"),
+            ]),
+            4,
+        ),
+        case(
+            "tag (credentials in the reference)",
+            s(&[
+                "tag",
+                &format!("oci://bob:{URL_PASSWORD}@{}/g/app:v1", ci_registry.host()),
+                "production",
+            ]),
+            2,
+        ),
+        case(
             "push (docker config auth)",
             s(&[
                 "push",
