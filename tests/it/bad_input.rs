@@ -3,7 +3,7 @@
 //! emulator's resourceVersion did not move (no object was created,
 //! patched or deleted), and no report file was written. Where the input
 //! is rejected before any cluster is needed, not a single request reaches
-//! the API. (Push's bad input is in `tests/push.rs`; the index is in
+//! the API. (Push's bad input is in `tests/it/push.rs`; the index is in
 //! `reliability`.)
 
 use crate::common::{Run, plugin, run, write};

@@ -8,6 +8,7 @@ mod completions;
 mod docs;
 mod e2e;
 mod kubeconfig_auth;
+mod push;
 mod reliability;
 mod secrets;
 mod status;

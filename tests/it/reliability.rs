@@ -2,7 +2,7 @@
 //!
 //! Tests that already existed are referenced by name, not repeated; the
 //! ones that filled a gap live here, in `bad_input`, in `secrets`, and in
-//! `tests/push.rs`.
+//! `tests/it/push.rs`.
 //!
 //! # Cluster faults during `wait`
 //!
@@ -13,7 +13,7 @@
 //! | 410 Gone | `ready_during_a_5s_outage_ends_the_wait` (history compacted during the outage: the resume gets 410 and re-lists), `wait::survives_dropped_watches_and_a_restart`, `wait_scenarios::survives_refused_connections_and_compaction` |
 //! | API restart | `wait::survives_dropped_watches_and_a_restart` |
 //!
-//! # Registry faults during `push` (`tests/push.rs`)
+//! # Registry faults during `push` (`tests/it/push.rs`)
 //!
 //! | fault | test |
 //! |---|---|
@@ -28,17 +28,17 @@
 //!
 //! | input | test |
 //! |---|---|
-//! | push: missing path, empty after ignores, symlink escaping the tree, unreadable file (a FIFO as root, chmod 000 otherwise), YAML that does not parse, malformed `oci://` (no scheme, uppercase repository, bad tag, bad digest), invalid `--timeout`/`--wait-timeout`, conflicting flags, a `--dotenv` that is a directory | `tests/push.rs`: `local_input_errors_are_exit_2_before_any_upload` (no connection reaches the registry — a listener would see it —, no dotenv written) |
-//! | unreadable file for a user root cannot impersonate | `tests/push.rs`: `unreadable_file_as_an_unprivileged_user` (drops to `nobody` with setpriv; skipped with a reason when it cannot) |
+//! | push: missing path, empty after ignores, symlink escaping the tree, unreadable file (a FIFO as root, chmod 000 otherwise), YAML that does not parse, malformed `oci://` (no scheme, uppercase repository, bad tag, bad digest), invalid `--timeout`/`--wait-timeout`, conflicting flags, a `--dotenv` that is a directory | `push::local_input_errors_are_exit_2_before_any_upload` (no connection reaches the registry — a listener would see it —, no dotenv written) |
+//! | unreadable file for a user root cannot impersonate | `push::unreadable_file_as_an_unprivileged_user` (drops to `nobody` with setpriv; skipped with a reason when it cannot) |
 //! | malformed `oci://` for `trigger`/`wait --artifact` | `bad_input::malformed_artifact_references_touch_no_cluster` |
 //! | unknown context or agent | `cli::current_context_namespace_flag_and_unknown_context`, `cli::agent_flag_picks_by_full_path_or_by_name`, `cli::kube_context_variable_picks_one`, `bad_input::unknown_context_or_agent_touches_no_cluster` |
 //! | malformed kubeconfig | `cli::missing_and_malformed_kubeconfig`, `bad_input::malformed_kubeconfig_writes_nothing` |
-//! | expired token (401) | `kubeconfig_auth::ca_token_exec_and_client_certificates` (status), `bad_input::expired_cluster_token_changes_nothing`, `tests/push.rs`: `expired_registry_token_is_exit_4_and_leaves_no_tag`, `wrong_password_is_exit_4_naming_the_source_not_the_secret` |
-//! | forbidden (403) | `trigger::forbidden_names_the_verb_resource_and_namespace`, `trigger::receiver_create_forbidden`, `bad_input::forbidden_changes_nothing` (trigger, wait on list and on watch, status, receiver create leaves no Secret); `tests/push.rs`: `pull_only_user_is_denied_with_exit_4` |
+//! | expired token (401) | `kubeconfig_auth::ca_token_exec_and_client_certificates` (status), `bad_input::expired_cluster_token_changes_nothing`, `push::expired_registry_token_is_exit_4_and_leaves_no_tag`, `wrong_password_is_exit_4_naming_the_source_not_the_secret` |
+//! | forbidden (403) | `trigger::forbidden_names_the_verb_resource_and_namespace`, `trigger::receiver_create_forbidden`, `bad_input::forbidden_changes_nothing` (trigger, wait on list and on watch, status, receiver create leaves no Secret); `push::pull_only_user_is_denied_with_exit_4` |
 //! | Flux CRDs not installed | `trigger::flux_not_installed`, `status::flux_not_installed_and_unreachable`, `bad_input::flux_not_installed_changes_nothing` (wait, trigger, receiver create) |
 //! | object not found | `trigger::a_missing_object_is_a_usage_error`, `bad_input::missing_object_patches_nothing` (a missing object among present ones: nothing is patched) |
-//! | invalid `--timeout` | `bad_input::invalid_durations` (wait, receiver create, `--request-timeout`), `tests/push.rs`: `local_input_errors_are_exit_2_before_any_upload` (`--timeout`, `--wait-timeout`), `cli::usage_errors_exit_2_with_a_hint` |
-//! | conflicting flags | `bad_input::conflicting_flags_change_nothing` (trigger's webhook/annotation flags, several contexts, report paths that are directories), `tests/push.rs`: `local_input_errors_are_exit_2_before_any_upload` (`--creds` with `--username`, `--trigger --dry-run`, `--dependents` alone) |
+//! | invalid `--timeout` | `bad_input::invalid_durations` (wait, receiver create, `--request-timeout`), `push::local_input_errors_are_exit_2_before_any_upload` (`--timeout`, `--wait-timeout`), `cli::usage_errors_exit_2_with_a_hint` |
+//! | conflicting flags | `bad_input::conflicting_flags_change_nothing` (trigger's webhook/annotation flags, several contexts, report paths that are directories), `push::local_input_errors_are_exit_2_before_any_upload` (`--creds` with `--username`, `--trigger --dry-run`, `--dependents` alone) |
 //! | a receiver URL that is not HTTP(S) | `trigger::webhook_url_must_be_http`, `bad_input::conflicting_flags_change_nothing` (no request sent, no dotenv) |
 //!
 //! # Secrets
@@ -48,7 +48,7 @@
 //! paths, raw and base64: `secrets::no_command_prints_a_secret`. Earlier, narrower checks: `trigger::webhook_*`
 //! (`assert_no_secret`), `e2e::receiver_create_then_trigger_through_the_simulated_webhook`,
 //! `cli::gitlab_kubeconfig_without_current_context_lists_both_agents`,
-//! `tests/push.rs`: `gitlab_ci_job_token_flow_and_defaults`,
+//! `push::gitlab_ci_job_token_flow_and_defaults`,
 //! `wrong_password_is_exit_4_naming_the_source_not_the_secret`.
 //!
 //! # Interrupts
@@ -56,7 +56,7 @@
 //! | command | test |
 //! |---|---|
 //! | `wait` | `wait_scenarios::ctrl_c_exits_130_promptly` |
-//! | `push` during a blob upload | `tests/push.rs`: `ctrl_c_during_blob_upload_exits_130_and_leaves_no_tag` |
+//! | `push` during a blob upload | `push::ctrl_c_during_blob_upload_exits_130_and_leaves_no_tag` |
 
 use crate::common::Run;
 use crate::common::bed::{Bed, KS, NS, applied, configmap};
