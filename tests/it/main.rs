@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod completions;
+mod distribution;
 mod e2e;
 mod kubeconfig_auth;
 mod status;
