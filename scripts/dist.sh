@@ -52,6 +52,9 @@ while [ $# -gt 0 ]; do
 done
 case $level in [1-9]) ;; *) die "--gzip-level must be 1 to 9" ;; esac
 read -r -a platforms <<<"${platforms:-linux_amd64 linux_arm64 darwin_amd64 darwin_arm64}"
+for platform in "${platforms[@]}"; do
+  case $platform in linux_amd64|linux_arm64|darwin_amd64|darwin_arm64) ;; *) die "unknown platform $platform" ;; esac
+done
 
 version=$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 [ -n "$version" ] || die "no [package] version in Cargo.toml"
@@ -160,7 +163,6 @@ build() {
 mkdir -p "$out"
 made=0
 for platform in "${platforms[@]}"; do
-  case $platform in linux_amd64|linux_arm64|darwin_amd64|darwin_arm64) ;; *) die "unknown platform $platform" ;; esac
   if [ -n "$binary" ]; then
     bin_path=$binary
   else
