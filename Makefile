@@ -50,9 +50,28 @@ demo: deps ## The main job on the local sandbox: push, trigger, wait
 bench: deps ## Benchmarks against peers (see docs/benchmarks.md)
 	scripts/bench.sh
 
+DIST_DIR ?= dist
+PROFILE ?= release
+VERSION := $(shell sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+LINUX_ARCHIVE := $(DIST_DIR)/$(BIN)_v$(VERSION)_linux_amd64.tar.gz
+RELEASE_TOOL = $(CARGO) run --locked -q -p gitlab-flux-release --
+# IMAGE=host[:port]/repository[:tag] pushes the image (tag default v$(VERSION)).
+IMAGE ?=
+
 .PHONY: dist
-dist: ## Release archives per platform into dist/
-	scripts/dist.sh
+dist: ## Release archives into dist/ (static musl on Linux; PLATFORMS=linux_amd64, PROFILE=release)
+	scripts/dist.sh --out $(DIST_DIR) --profile $(PROFILE) $(if $(PLATFORMS),--platform "$(PLATFORMS)")
+
+.PHONY: krew
+krew: ## krew/gitlab-flux.yaml from the archives in dist/ (their real sha256)
+	$(RELEASE_TOOL) krew --dist $(DIST_DIR) --out krew/gitlab-flux.yaml
+
+.PHONY: image
+image: ## Container image into dist/image (OCI layout + tar); IMAGE=host/repo:tag pushes it
+	scripts/dist.sh --out $(DIST_DIR) --profile $(PROFILE) --platform linux_amd64 --strict
+	$(RELEASE_TOOL) image --binary $(LINUX_ARCHIVE) --layout $(DIST_DIR)/image \
+	  --archive $(DIST_DIR)/kubectl-gitlab-flux_v$(VERSION)_image_linux_amd64.tar \
+	  $(if $(IMAGE),--push $(IMAGE))
 
 .PHONY: clean
 clean: ## Remove build output

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Checks for the programs the tests and the sandbox use; as root (CI), installs
 # the missing ones from Debian's packages. Elsewhere it says what to install.
+# Also adds the Rust target of the static (musl) builds: `make dist`, `make
+# image` and the image test in tests/it/distribution.rs build for it.
 set -euo pipefail
+ci=${CI:-}
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
@@ -10,6 +13,18 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+
+musl=x86_64-unknown-linux-musl
+if [ "$(uname -m)" = x86_64 ] && command -v rustup >/dev/null 2>&1 &&
+  ! rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+  echo "deps: rustup target add $musl" >&2
+  if ! rustup target add "$musl" >&2; then
+    echo "deps: cannot add the Rust target $musl (static builds: make dist, make image, the image test)" >&2
+    if [ "$ci" = "true" ]; then exit 1; fi
+  fi
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
@@ -23,5 +38,5 @@ elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
 else
   echo "deps: missing Debian packages: ${missing[*]}" >&2
   echo "hint: sudo apt-get install ${missing[*]}" >&2
-  if [ "${CI:-}" = "true" ]; then exit 1; fi
+  if [ "$ci" = "true" ]; then exit 1; fi
 fi

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod completions;
+mod distribution;
 mod docs;
 mod e2e;
 mod kubeconfig_auth;
