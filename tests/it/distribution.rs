@@ -153,8 +153,8 @@ fn archives_hold_the_plugin_and_are_reproducible() {
         std::fs::read(repo().join("LICENSE")).expect("LICENSE")
     );
     assert_eq!(
-        String::from_utf8_lossy(data(HELPER)),
-        "#!/bin/sh\nexec kubectl-gitlab_flux __complete \"$@\"\n"
+        *data(HELPER),
+        std::fs::read(repo().join("completions").join(HELPER)).expect("helper")
     );
 
     let sums = std::fs::read_to_string(tmp.path().join("a/SHA256SUMS")).expect("SHA256SUMS");
