@@ -587,6 +587,16 @@ fn krew_install_runs_through_kubectl() {
         std::fs::read(&helper).expect("helper"),
         std::fs::read(repo().join("completions").join(HELPER)).expect("helper")
     );
+
+    // With the helper installed, kubectl completes the plugin's commands.
+    let r = kubectl_run(&["__complete", "gitlab-flux", "wa"]);
+    r.assert_ok();
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("wait")),
+        "kubectl __complete gitlab-flux wa offers no `wait`:\n{}{}",
+        r.stdout,
+        r.stderr
+    );
 }
 
 // ---- container image -------------------------------------------------------
