@@ -135,9 +135,11 @@ build() {
         note "skipping $platform: the Rust target $triple is not available"
         return 1
       fi
+      # Still static: glibc's static libraries (libc6-dev) with crt-static.
+      # With --target, RUSTFLAGS reach only the target's code, not build scripts.
       triple=$march-unknown-linux-gnu
-      env=()
-      note "WARNING: $platform falls back to $triple: the binary is linked against glibc, not static"
+      env=("RUSTFLAGS=${RUSTFLAGS:-} -C target-feature=+crt-static")
+      note "WARNING: $platform falls back to $triple with crt-static (a static glibc binary; musl is preferred)"
     elif [ "$arch" != "$host_arch" ]; then
       # Cross: link with rust-lld and musl's own startup files (no cross linker needed).
       local linker_var
