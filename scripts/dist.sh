@@ -51,7 +51,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $level in [1-9]) ;; *) die "--gzip-level must be 1 to 9" ;; esac
-read -r -a platforms <<<"${platforms:-linux_amd64 linux_arm64 darwin_amd64 darwin_arm64}"
+# Each platform once (PLATFORMS from the environment plus --platform may repeat one).
+read -r -a platforms <<<"$(tr ' ' '\n' <<<"${platforms:-linux_amd64 linux_arm64 darwin_amd64 darwin_arm64}" | awk 'NF && !seen[$0]++' | tr '\n' ' ')"
 for platform in "${platforms[@]}"; do
   case $platform in linux_amd64|linux_arm64|darwin_amd64|darwin_arm64) ;; *) die "unknown platform $platform" ;; esac
 done
