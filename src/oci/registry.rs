@@ -206,7 +206,8 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 enum Body {
     Empty,
-    Bytes(Vec<u8>, &'static str),
+    /// Shared bytes: every attempt sends the same buffer, never a copy.
+    Bytes(bytes::Bytes, &'static str),
 }
 
 impl Registry {
@@ -925,7 +926,7 @@ impl Registry {
                 Method::PUT,
                 url,
                 HeaderMap::new(),
-                Body::Bytes(bytes.to_vec(), MANIFEST_MEDIA_TYPE),
+                Body::Bytes(bytes::Bytes::copy_from_slice(bytes), MANIFEST_MEDIA_TYPE),
                 &during,
                 "push",
             )
