@@ -84,14 +84,44 @@ impl FluxApi {
         kind: FluxKind,
         namespace: Option<&str>,
     ) -> Result<Vec<Value>, ApiError> {
+        Ok(self.list_at(kind, namespace).await?.0)
+    }
+
+    /// Like [`FluxApi::list`], with the list's `resourceVersion` (None when
+    /// the kind is not served), from which a watch can follow what changed
+    /// after the list.
+    pub async fn list_at(
+        &self,
+        kind: FluxKind,
+        namespace: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
         if !self.is_served(kind) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
+        }
+        // Parsed straight into JSON values: going through `DynamicObject`
+        // (whose flattened fields are buffered) and back into a value costs
+        // twice as much, which shows with thousands of objects.
+        #[derive(serde::Deserialize)]
+        struct RawList {
+            #[serde(default)]
+            metadata: kube::core::ListMeta,
+            #[serde(default)]
+            items: Vec<Value>,
         }
         let api = self.api(kind, namespace)?;
-        let list = timed(&self.cluster, api.list(&ListParams::default()))
-            .await
-            .map_err(|e| e.into_api(&self.cluster, "list", kind.info().plural, namespace))?;
-        Ok(list.items.into_iter().map(to_value).collect())
+        let request = kube::core::Request::new(api.resource_url())
+            .list(&ListParams::default())
+            .map(|mut req| {
+                req.extensions_mut().insert("list");
+                req
+            })
+            .map_err(kube::Error::BuildRequest);
+        let list = timed(&self.cluster, async {
+            self.cluster.client.request::<RawList>(request?).await
+        })
+        .await
+        .map_err(|e| e.into_api(&self.cluster, "list", kind.info().plural, namespace))?;
+        Ok((list.items, list.metadata.resource_version))
     }
 
     /// Get one object; a missing one is [`ApiError::NotFound`].

@@ -10,7 +10,7 @@
 //! applied the target revision.
 
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::watcher;
 use serde_json::Value;
@@ -29,6 +29,9 @@ use crate::flux::selector::{self, ArtifactSelector, revision_digest};
 use crate::flux::state::{self, Expectation, Phase, Verdict};
 use crate::flux::{FluxKind, ObjectRef};
 use crate::render::wait as view;
+
+/// One watch: (cluster, kind, namespace or None for all).
+type WatchScope = (usize, TKind, Option<String>);
 
 /// A kind we may follow: a Flux kind or a workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,6 +115,9 @@ pub struct Tracked {
 
 enum Msg {
     Apply(usize, TKind, Value),
+    /// A watch's initial list, in one message: thousands of objects are
+    /// taken in and judged once, not one evaluation per object.
+    ApplyAll(usize, TKind, Vec<Value>),
     Delete(usize, TKind, Value),
     Fatal(ApiError),
 }
@@ -161,20 +167,35 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
     let mut tracked: BTreeMap<Key, Tracked> = BTreeMap::new();
     let mut artifact: Option<ArtifactSelector> = None;
     let mut artifact_sources: HashSet<Key> = HashSet::new();
+    // Watches that continue from the selection's lists instead of listing
+    // the same objects again (thousands with -A).
+    let mut resume: HashMap<WatchScope, String> = HashMap::new();
     for (i, cluster) in clusters.iter().enumerate() {
         let api = FluxApi::discover(cluster).await?;
         let selection = targets::select(&api, &plan.target, cluster.namespace()).await?;
-        for (r, obj) in &selection.objects {
-            let key = Key::flux(i, r);
+        for (r, obj) in selection.objects {
+            let key = Key::flux(i, &r);
             if selection.artifact.is_some() && r.kind == FluxKind::OciRepository {
                 artifact_sources.insert(key.clone());
             }
             tracked.insert(key.clone(), new_tracked(Origin::Selected, started));
-            cache.insert(key.clone(), obj.clone());
-            if let Some(src) = selector::source_of(r.kind, obj) {
+            if let Some(src) = selector::source_of(r.kind, &obj) {
                 tracked
                     .entry(Key::flux(i, &src))
                     .or_insert_with(|| new_tracked(Origin::SourceOf(key.label()), started));
+            }
+            cache.insert(key, obj);
+        }
+        // With the selected objects above, what a watch's own initial list
+        // would have brought: every object of the kind in that scope, as of
+        // the list's resourceVersion.
+        for list in selection.lists {
+            let kind = TKind::Flux(list.kind);
+            for obj in list.objects {
+                cache.insert(key_of(i, kind, &obj), obj);
+            }
+            if let Some(version) = list.version {
+                resume.insert((i, kind, list.scope), version);
             }
         }
         artifact = artifact.or(selection.artifact);
@@ -192,7 +213,7 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut watching: HashSet<(usize, TKind, Option<String>)> = HashSet::new();
+    let mut watching: HashSet<WatchScope> = HashSet::new();
     let mut printer = view::Progress::new(
         session,
         multi,
@@ -205,9 +226,21 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
         60_000
     }));
 
+    // The first verdicts come from the selection's lists, before any watch
+    // event: what is already done needs no event to be judged.
+    let mut judge_now = true;
     let outcome = loop {
-        ensure_watches(&apis, &tracked, &cache, &plan.target, &mut watching, &tx);
-        tokio::select! {
+        ensure_watches(
+            &apis,
+            &tracked,
+            &cache,
+            &plan.target,
+            &mut watching,
+            &mut resume,
+            &tx,
+        );
+        if !std::mem::take(&mut judge_now) {
+            tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break Outcome::Timeout };
                 let mut batch = vec![msg];
@@ -215,6 +248,9 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
                 for m in batch {
                     match m {
                         Msg::Apply(c, kind, obj) => { cache.insert(key_of(c, kind, &obj), obj); }
+                        Msg::ApplyAll(c, kind, objs) => {
+                            for obj in objs { cache.insert(key_of(c, kind, &obj), obj); }
+                        }
                         Msg::Delete(c, kind, obj) => { cache.remove(&key_of(c, kind, &obj)); }
                         Msg::Fatal(e) => return Err(e.into()),
                     }
@@ -222,6 +258,7 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
             }
             _ = tokio::time::sleep_until(deadline) => break Outcome::Timeout,
             _ = ticker.tick() => { printer.tick(&tracked, started); continue; }
+            }
         }
         evaluate_all(
             &mut tracked,
@@ -248,6 +285,8 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
             break Outcome::Ready;
         }
     };
+    // The verdicts are in; the objects are not needed for the report.
+    drop(cache);
 
     if outcome == Outcome::Failed {
         for (key, t) in tracked.iter_mut() {
@@ -347,7 +386,8 @@ fn ensure_watches(
     tracked: &BTreeMap<Key, Tracked>,
     cache: &HashMap<Key, Value>,
     target: &TargetArgs,
-    watching: &mut HashSet<(usize, TKind, Option<String>)>,
+    watching: &mut HashSet<WatchScope>,
+    resume: &mut HashMap<WatchScope, String>,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let deps: Vec<Key> = tracked
@@ -398,10 +438,61 @@ fn ensure_watches(
         };
         let cluster = api.cluster.clone();
         let tx = tx.clone();
+        let from = resume.remove(&(c, kind, scope.clone()));
         tokio::spawn(async move {
+            if let Some(version) = from
+                && !follow_from(&dyn_api, (c, kind), &version, &tx).await
+            {
+                return;
+            }
             watch_loop(cluster, (c, kind), resource, dyn_api, scope, optional, tx).await;
         });
     }
+}
+
+/// Follow the changes after a list the selection already made (its
+/// `resourceVersion`), so its objects are not listed a second time. Any end
+/// of this watch — 410 Gone, a dropped connection, the server's timeout, an
+/// error starting it — hands over to [`watch_loop`], whose watcher lists
+/// again and resumes through everything. Returns false when nobody listens
+/// any more.
+async fn follow_from(
+    api: &Api<DynamicObject>,
+    (c, kind): (usize, TKind),
+    version: &str,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> bool {
+    let params = WatchParams::default();
+    let mut stream = match api.watch(&params, version).await {
+        Ok(s) => s.boxed(),
+        Err(err) => {
+            tracing::debug!(kind = kind.name(), error = %err, "cannot continue from the selection's list");
+            return true;
+        }
+    };
+    while let Some(event) = stream.next().await {
+        let msg = match event {
+            Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => Msg::Apply(c, kind, to_value(o)),
+            Ok(WatchEvent::Deleted(o)) => Msg::Delete(c, kind, to_value(o)),
+            Ok(WatchEvent::Bookmark(_)) => continue,
+            Ok(WatchEvent::Error(status)) => {
+                tracing::debug!(
+                    kind = kind.name(),
+                    code = status.code,
+                    "watch ended; listing again"
+                );
+                return true;
+            }
+            Err(err) => {
+                tracing::debug!(kind = kind.name(), error = %err, "watch interrupted; listing again");
+                return true;
+            }
+        };
+        if tx.send(msg).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 async fn watch_loop(
@@ -416,13 +507,21 @@ async fn watch_loop(
     let mut stream =
         crate::cluster::watch::with_backoff(watcher(api, watcher::Config::default()).boxed())
             .boxed();
+    // The objects of a (re-)list, sent together once the list is complete.
+    let mut initial: Vec<Value> = Vec::new();
     while let Some(item) = stream.next().await {
         let msg = match item {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                Msg::Apply(c, kind, to_value(o))
+            Ok(watcher::Event::Init) => {
+                initial.clear();
+                continue;
             }
+            Ok(watcher::Event::InitApply(o)) => {
+                initial.push(to_value(o));
+                continue;
+            }
+            Ok(watcher::Event::InitDone) => Msg::ApplyAll(c, kind, std::mem::take(&mut initial)),
+            Ok(watcher::Event::Apply(o)) => Msg::Apply(c, kind, to_value(o)),
             Ok(watcher::Event::Delete(o)) => Msg::Delete(c, kind, to_value(o)),
-            Ok(_) => continue,
             Err(err) => {
                 // Forbidden and unknown resources will not heal: stop. The
                 // rest (dropped connections, 410 Gone, restarts) the

@@ -418,11 +418,12 @@ fn line_col(valid: &[u8]) -> (u64, u64) {
     (line, col)
 }
 
-/// A blob with its digest.
+/// A blob with its digest. The bytes are shared, not copied, when the blob
+/// is cloned or uploaded (a layer can be 100 MB).
 #[derive(Debug, Clone)]
 pub struct Blob {
     pub media_type: String,
-    pub data: Vec<u8>,
+    pub data: bytes::Bytes,
     pub digest: String,
 }
 
@@ -431,7 +432,7 @@ impl Blob {
         Blob {
             media_type: media_type.to_string(),
             digest: sha256_digest(&data),
-            data,
+            data: data.into(),
         }
     }
 

@@ -206,8 +206,10 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 enum Body {
     Empty,
-    Bytes(Vec<u8>, &'static str),
-    Typed(Vec<u8>, HeaderValue),
+    /// Shared bytes: every attempt sends the same buffer, never a copy.
+    Bytes(bytes::Bytes, &'static str),
+    /// The same, with a content type chosen at run time (manifests of any type).
+    Typed(bytes::Bytes, HeaderValue),
 }
 
 /// Every manifest media type a tag may hold: images and indexes, OCI and Docker.
@@ -1032,7 +1034,7 @@ impl Registry {
                 Method::PUT,
                 url,
                 HeaderMap::new(),
-                Body::Typed(bytes.to_vec(), media_type),
+                Body::Typed(bytes::Bytes::copy_from_slice(bytes), media_type),
                 &during,
                 "push",
             )

@@ -461,9 +461,9 @@ pub fn layout_files(image: &Image, name: &str) -> Result<Vec<(String, Vec<u8>)>>
         br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
     );
     for l in &image.layers {
-        files.insert(blob_path(&l.blob.digest), l.blob.data.clone());
+        files.insert(blob_path(&l.blob.digest), l.blob.data.to_vec());
     }
-    files.insert(blob_path(&image.config.digest), image.config.data.clone());
+    files.insert(blob_path(&image.config.digest), image.config.data.to_vec());
     files.insert(blob_path(&image.digest), image.manifest.clone());
     let index = Index {
         schema_version: 2,

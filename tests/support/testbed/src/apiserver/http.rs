@@ -574,7 +574,46 @@ async fn resource(
             Some(o) => json_response(StatusCode::OK, &o),
             None => store_error(rk, name, &StoreError::NotFound),
         },
-        "list" | "deletecollection" => {
+        "list" => {
+            let f = match filters(q) {
+                Ok(f) => f,
+                Err(e) => return bad_request(&e),
+            };
+            // Serialized straight from the store: big lists (thousands of
+            // objects) cost no deep copy. Same document as a `{Kind}List`
+            // value would give; only the key order differs.
+            let mut items: Vec<u8> = Vec::with_capacity(64 * 1024);
+            let mut first = true;
+            let listed = store.for_each_with_rv(&av, rk.kind, ns, |o| {
+                if f.matches(o) {
+                    items.push(if first { b'[' } else { b',' });
+                    first = false;
+                    let _ = serde_json::to_writer(&mut items, o);
+                }
+            });
+            let rv = match listed {
+                Ok(rv) => rv,
+                Err(e) => return store_error(rk, "", &e),
+            };
+            if first {
+                items.push(b'[');
+            }
+            items.push(b']');
+            let head = json!({"apiVersion": av, "kind": format!("{}List", rk.kind),
+                "metadata": {"resourceVersion": rv.to_string()}});
+            let mut body = serde_json::to_vec(&head).unwrap_or_default();
+            body.pop(); // the closing brace
+            body.extend_from_slice(b",\"items\":");
+            body.extend_from_slice(&items);
+            body.push(b'}');
+            let mut r = Response::new(full(body));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        "deletecollection" => {
             let f = match filters(q) {
                 Ok(f) => f,
                 Err(e) => return bad_request(&e),
@@ -584,18 +623,21 @@ async fn resource(
                 Err(e) => return store_error(rk, "", &e),
             };
             let items: Vec<Value> = items.into_iter().filter(|o| f.matches(o)).collect();
-            if verb == "deletecollection" {
-                for o in &items {
-                    let n = o["metadata"]["name"].as_str().unwrap_or("");
-                    let ons = o["metadata"]["namespace"].as_str().unwrap_or("");
-                    let _ = store.delete(&av, rk.kind, ons, n);
-                }
+            for o in &items {
+                let n = o["metadata"]["name"].as_str().unwrap_or("");
+                let ons = o["metadata"]["namespace"].as_str().unwrap_or("");
+                let _ = store.delete(&av, rk.kind, ons, n);
             }
-            json_response(
-                StatusCode::OK,
-                &json!({"apiVersion": av, "kind": format!("{}List", rk.kind),
-                    "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
-            )
+            // Built by hand: `json!` would deep-copy the items once more.
+            let mut list = serde_json::Map::new();
+            list.insert("apiVersion".into(), json!(av));
+            list.insert("kind".into(), json!(format!("{}List", rk.kind)));
+            list.insert(
+                "metadata".into(),
+                json!({"resourceVersion": rv.to_string()}),
+            );
+            list.insert("items".into(), Value::Array(items));
+            json_response(StatusCode::OK, &Value::Object(list))
         }
         "watch" => watch(shared, rk, ns, q).await,
         "create" => {

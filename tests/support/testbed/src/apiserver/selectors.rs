@@ -141,6 +141,9 @@ impl Selector {
 
     /// Whether the object's labels satisfy this (label) selector.
     pub fn matches_labels(&self, obj: &Value) -> bool {
+        if self.reqs.is_empty() {
+            return true;
+        }
         let labels = obj.pointer("/metadata/labels");
         self.matches_with(|k| {
             labels
@@ -153,6 +156,9 @@ impl Selector {
     /// Whether the object's fields satisfy this (field) selector; keys are
     /// dotted paths into the object (`metadata.name`, `involvedObject.kind`).
     pub fn matches_fields(&self, obj: &Value) -> bool {
+        if self.reqs.is_empty() {
+            return true;
+        }
         self.matches_with(|k| {
             let mut cur = obj;
             for seg in k.split('.') {

@@ -418,18 +418,46 @@ impl Store {
         kind: &str,
         namespace: Option<&str>,
     ) -> Result<(Vec<Value>, u64), StoreError> {
+        let mut items = Vec::new();
+        let rv = self.for_each_with_rv(api_version, kind, namespace, |o| items.push(o.clone()))?;
+        Ok((items, rv))
+    }
+
+    /// Like [`Store::list_with_rv`] without copying: `f` sees each object
+    /// (sorted by namespace then name) by reference, under the store's lock,
+    /// so it must not call back into the store. Serving a big list this way
+    /// saves a deep copy of every object.
+    pub fn for_each_with_rv(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        mut f: impl FnMut(&Value),
+    ) -> Result<u64, StoreError> {
         let rk = self.resolve(api_version, kind)?;
         let (g, p) = Self::storage_kind(rk);
+        // Keys sort by group, plural, namespace, name: read only the range
+        // of this kind (and namespace), not every object in the store.
+        let ns = namespace.filter(|_| rk.namespaced);
+        let from: Key = (
+            g.to_string(),
+            p.to_string(),
+            ns.unwrap_or("").to_string(),
+            String::new(),
+        );
         let inner = self.lock();
-        let items = inner
+        for (_, o) in inner
             .objects
-            .iter()
-            .filter(|((kg, kp, kns, _), _)| {
-                kg == g && kp == p && namespace.is_none_or(|ns| !rk.namespaced || kns == ns)
-            })
-            .map(|(_, o)| Self::present(rk, o))
-            .collect();
-        Ok((items, inner.rv))
+            .range(from..)
+            .take_while(|((kg, kp, kns, _), _)| kg == g && kp == p && ns.is_none_or(|ns| kns == ns))
+        {
+            if rk.is_events_k8s_io() {
+                f(&core_event_to_events_v1(o));
+            } else {
+                f(o);
+            }
+        }
+        Ok(inner.rv)
     }
 
     /// The latest resourceVersion handed out.
