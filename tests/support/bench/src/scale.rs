@@ -162,7 +162,7 @@ impl ScaleBed {
 
 /// `gitlab-flux-bench scale-bed --dir DIR`: set the scale bed up, write
 /// DIR/kubeconfig and DIR/artifact, and keep it running (for profiling)
-/// until killed.
+/// until SIGINT or SIGTERM, then stop the registry and remove its files.
 pub fn serve(args: &[String]) -> anyhow::Result<()> {
     let dir = args
         .iter()
@@ -183,9 +183,22 @@ pub fn serve(args: &[String]) -> anyhow::Result<()> {
         dir.display(),
         bed.artifact()
     );
-    loop {
-        std::thread::park();
-    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    eprintln!("scale bed: stopping");
+    drop(bed);
+    Ok(())
 }
 
 pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
