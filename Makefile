@@ -47,7 +47,7 @@ demo: deps ## The main job on the local sandbox: push, trigger, wait
 	scripts/demo.sh
 
 .PHONY: bench
-bench: deps ## Benchmarks against peers (see docs/benchmarks.md)
+bench: deps ## Benchmarks against peers, side by side (BENCH_TRIALS=3 for a quick run; docs/benchmarks.md)
 	scripts/bench.sh
 
 DIST_DIR ?= dist

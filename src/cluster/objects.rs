@@ -106,7 +106,7 @@ impl FluxApi {
             #[serde(default)]
             metadata: kube::core::ListMeta,
             #[serde(default)]
-            items: Vec<Value>,
+            items: Items,
         }
         let api = self.api(kind, namespace)?;
         let request = kube::core::Request::new(api.resource_url())
@@ -121,7 +121,7 @@ impl FluxApi {
         })
         .await
         .map_err(|e| e.into_api(&self.cluster, "list", kind.info().plural, namespace))?;
-        Ok((list.items, list.metadata.resource_version))
+        Ok((list.items.0, list.metadata.resource_version))
     }
 
     /// Get one object; a missing one is [`ApiError::NotFound`].
@@ -183,6 +183,53 @@ impl FluxApi {
                 }
             }
         }
+    }
+}
+
+/// The items of a list, each trimmed of what no command reads as soon as it
+/// is parsed: `metadata.managedFields`, kubectl's last-applied annotation
+/// and `status.history` often make up half of an object, and thousands of
+/// objects are held at once with `-A`.
+#[derive(Default)]
+struct Items(Vec<Value>);
+
+impl<'de> serde::Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Items, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Items;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of objects")
+            }
+            fn visit_unit<E>(self) -> Result<Items, E> {
+                Ok(Items::default())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Items, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(mut obj) = seq.next_element::<Value>()? {
+                    trim(&mut obj);
+                    items.push(obj);
+                }
+                Ok(Items(items))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Drop the fields of an object that no command reads (see [`Items`]).
+pub fn trim(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("history");
     }
 }
 

@@ -14,6 +14,7 @@ use crate::cli::OutputFormat;
 use crate::cli::status::StatusArgs;
 use crate::cluster::objects::{FluxApi, to_value};
 use crate::error::{ExitCode, Result};
+use crate::flux::json::At as _;
 use crate::flux::selector::{self, object_ref};
 use crate::flux::state::condition;
 use crate::flux::{FluxKind, ObjectRef};
@@ -175,15 +176,15 @@ fn rows_for(
         .map(|((i, r), obj)| {
             let ready = condition(obj, "Ready");
             let revision = match r.kind {
-                FluxKind::Kustomization => obj.pointer("/status/lastAppliedRevision"),
-                FluxKind::HelmRelease => obj.pointer("/status/lastAttemptedRevision"),
-                _ => obj.pointer("/status/artifact/revision"),
+                FluxKind::Kustomization => obj.at("/status/lastAppliedRevision"),
+                FluxKind::HelmRelease => obj.at("/status/lastAttemptedRevision"),
+                _ => obj.at("/status/artifact/revision"),
             }
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
             let age = obj
-                .pointer("/metadata/creationTimestamp")
+                .at("/metadata/creationTimestamp")
                 .and_then(Value::as_str)
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                 .map(|t| age(now.duration_since(t).as_secs()))
@@ -200,7 +201,7 @@ fn rows_for(
                 ready: ready.as_ref().map_or("Unknown", |c| c.status).to_string(),
                 reason: ready.as_ref().map_or("", |c| c.reason).to_string(),
                 revision,
-                suspended: obj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true),
+                suspended: obj.at("/spec/suspend").and_then(Value::as_bool) == Some(true),
                 age,
                 message: ready.as_ref().map_or("", |c| c.message).to_string(),
                 source: selector::source_of(r.kind, obj)
@@ -344,7 +345,7 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
                 })
                 .map(|(_, v)| v);
             let children: Vec<&StatusRow> = obj
-                .and_then(|o| o.pointer("/status/inventory/entries"))
+                .and_then(|o| o.at("/status/inventory/entries"))
                 .and_then(Value::as_array)
                 .map(|entries| {
                     entries

@@ -25,6 +25,7 @@ use crate::cluster::objects::{FluxApi, to_value};
 use crate::cluster::{ApiError, Cluster};
 use crate::config;
 use crate::error::{Error, ExitCode, Result};
+use crate::flux::json::At as _;
 use crate::flux::selector::{self, ArtifactSelector, revision_digest};
 use crate::flux::state::{self, Expectation, Phase, Verdict};
 use crate::flux::{FluxKind, ObjectRef};
@@ -285,7 +286,9 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
             break Outcome::Ready;
         }
     };
-    // The verdicts are in; the objects are not needed for the report.
+    // The verdicts are in; the objects are not needed for the report. Freeing
+    // thousands of them takes a while: on another thread, while the report
+    // is written.
     drop(cache);
 
     if outcome == Outcome::Failed {
@@ -366,12 +369,12 @@ fn key_of(cluster: usize, kind: TKind, obj: &Value) -> Key {
         cluster,
         kind,
         namespace: obj
-            .pointer("/metadata/namespace")
+            .at("/metadata/namespace")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
         name: obj
-            .pointer("/metadata/name")
+            .at("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
@@ -572,11 +575,11 @@ fn failing(obj: &Value) -> Option<String> {
         return Some(format!("{}: {}", s.reason, s.message));
     }
     let generation = obj
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let observed = obj
-        .pointer("/status/observedGeneration")
+        .at("/status/observedGeneration")
         .and_then(Value::as_i64)
         .unwrap_or(-1);
     state::condition(obj, "Ready")
@@ -682,7 +685,7 @@ fn verdict_for(
         let src_key = Key::flux(key.cluster, &src);
         let src_rev = cache
             .get(&src_key)
-            .and_then(|s| s.pointer("/status/artifact/revision"))
+            .and_then(|s| s.at("/status/artifact/revision"))
             .and_then(Value::as_str);
         let want_digest = if artifact_sources.contains(&src_key) {
             base.digest.clone()
@@ -767,7 +770,7 @@ fn short_digest(d: &str) -> String {
 /// Followable entries of a Kustomization's `status.inventory`.
 fn inventory(cluster: usize, obj: &Value, health: bool) -> Vec<Key> {
     let Some(entries) = obj
-        .pointer("/status/inventory/entries")
+        .at("/status/inventory/entries")
         .and_then(Value::as_array)
     else {
         return Vec::new();

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use super::kinds::{FluxKind, ObjectRef};
 use super::semver_range::{Range, parse_version};
+use crate::flux::json::At as _;
 
 /// An `--artifact oci://REGISTRY/REPO[:TAG][@sha256:DIGEST]` selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,20 +168,20 @@ pub fn revision_digest(revision: &str) -> Option<&str> {
 /// Decide whether an OCIRepository object selects the artifact.
 pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
     let url = obj
-        .pointer("/spec/url")
+        .at("/spec/url")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if normalize_url(url) != sel.repository {
         return RefMatch::OtherRepository;
     }
-    let r = obj.pointer("/spec/ref");
+    let r = obj.at("/spec/ref");
     let s = |p: &str| {
         r.and_then(|r| r.get(p))
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
     };
     let current = obj
-        .pointer("/status/artifact/revision")
+        .at("/status/artifact/revision")
         .and_then(Value::as_str)
         .unwrap_or_default();
 
@@ -256,13 +257,13 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
 }
 
 fn ns_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/namespace")
+    obj.at("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
 
 fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name")
+    obj.at("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
@@ -280,7 +281,7 @@ pub fn source_of(kind: FluxKind, obj: &Value) -> Option<ObjectRef> {
         FluxKind::HelmRelease => "/spec/chartRef",
         _ => return None,
     };
-    let r = obj.pointer(pointer)?;
+    let r = obj.at(pointer)?;
     let kind = FluxKind::from_kind(r.get("kind")?.as_str()?)?;
     let name = r.get("name")?.as_str()?;
     let ns = r
@@ -293,7 +294,7 @@ pub fn source_of(kind: FluxKind, obj: &Value) -> Option<ObjectRef> {
 
 /// What an object `dependsOn` (same kind; namespace defaults to its own).
 pub fn depends_on(kind: FluxKind, obj: &Value) -> Vec<ObjectRef> {
-    obj.pointer("/spec/dependsOn")
+    obj.at("/spec/dependsOn")
         .and_then(Value::as_array)
         .map(|deps| {
             deps.iter()

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::kinds::FluxKind;
 use super::selector::revision_digest;
+use crate::flux::json::At as _;
 
 /// Where an object stands relative to what we wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -94,7 +95,7 @@ pub struct Condition<'a> {
 
 /// Find a condition by type.
 pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<Condition<'a>> {
-    obj.pointer("/status/conditions")?
+    obj.at("/status/conditions")?
         .as_array()?
         .iter()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
@@ -108,7 +109,7 @@ pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<Condition<'a>> {
 }
 
 fn str_at<'a>(obj: &'a Value, pointer: &str) -> Option<&'a str> {
-    obj.pointer(pointer)
+    obj.at(pointer)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
@@ -134,11 +135,11 @@ fn short(rev: &str) -> String {
 /// Evaluate a Flux object against an expectation.
 pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
     let generation = obj
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let observed = obj
-        .pointer("/status/observedGeneration")
+        .at("/status/observedGeneration")
         .and_then(Value::as_i64)
         .unwrap_or(-1);
     let ready = condition(obj, "Ready");
@@ -153,7 +154,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
     }
     .map(str::to_string);
 
-    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+    if obj.at("/metadata/deletionTimestamp").is_some() {
         return Verdict::new(
             Phase::Pending,
             "Deleting",
@@ -161,7 +162,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             revision,
         );
     }
-    if obj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+    if obj.at("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return Verdict::new(
             Phase::Suspended,
             "Suspended",
@@ -190,7 +191,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                 (None, _) => true,
             };
             let gen_ok = obj
-                .pointer("/status/lastAttemptedGeneration")
+                .at("/status/lastAttemptedGeneration")
                 .and_then(Value::as_i64)
                 == Some(generation);
             digest_ok && gen_ok && exp.digest.is_some()
@@ -267,7 +268,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         },
         FluxKind::HelmRelease => {
             let gen_ok = obj
-                .pointer("/status/lastAttemptedGeneration")
+                .at("/status/lastAttemptedGeneration")
                 .and_then(Value::as_i64)
                 .is_none_or(|g| g == generation);
             match &exp.digest {
@@ -340,7 +341,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
 /// Roll-out state of a workload in an inventory (`--health`), by the usual
 /// status rules (kstatus).
 pub fn evaluate_workload(kind: &str, obj: &Value) -> Verdict {
-    let i = |p: &str| obj.pointer(p).and_then(Value::as_i64);
+    let i = |p: &str| obj.at(p).and_then(Value::as_i64);
     let generation = i("/metadata/generation").unwrap_or(0);
     let observed = i("/status/observedGeneration").unwrap_or(-1);
     if observed < generation && kind != "Job" {

@@ -385,6 +385,9 @@ impl Progress {
             return;
         }
         let mut err = std::io::stderr().lock();
+        // One clock reading per update: thousands of lines may change at once.
+        let clock = jiff::Timestamp::now().strftime("%H:%M:%S").to_string();
+        let elapsed = started.elapsed();
         for (k, t) in tracked {
             let now = (t.verdict.phase, t.verdict.message.clone());
             if self.last.get(k) == Some(&now) {
@@ -394,14 +397,7 @@ impl Progress {
             let cluster = self
                 .multi
                 .then(|| self.clusters.get(k.cluster).cloned().unwrap_or_default());
-            let line = change_line(
-                &jiff::Timestamp::now().strftime("%H:%M:%S").to_string(),
-                started.elapsed(),
-                cluster.as_deref(),
-                k,
-                t,
-                self.color,
-            );
+            let line = change_line(&clock, elapsed, cluster.as_deref(), k, t, self.color);
             let _ = writeln!(err, "{line}");
         }
     }

@@ -216,6 +216,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "load_before": load_before,
         "load_after": loadavg(),
         "plugin": first_line(&ctx.plugin, &["version"]),
+        "checkout": first_line(std::path::Path::new("git"), &["describe", "--always", "--dirty"]),
         "kubectl": ctx.kubectl.as_ref().map(|k| first_line(k, &["version", "--client"])),
         "oras_py": ctx.oras_python.as_ref().map(|p| first_line(p, &["-c", "import oras.version as v; print(v.__version__)"])),
         "python": ctx.oras_python.as_ref().map(|p| first_line(p, &["--version"])),

@@ -217,8 +217,8 @@ pub fn markdown_table(rows: &[Row]) -> String {
     let mut out = format!("| {} |\n", HEADER.join(" | "));
     out.push_str(&format!("|{}\n", "---|".repeat(HEADER.len())));
     for r in rows {
-        let c = columns(r);
-        out.push_str(&format!("| {} |\n", c.join(" | ").replace('|', "\\|")));
+        let c = columns(r).map(|cell| cell.replace('|', "\\|"));
+        out.push_str(&format!("| {} |\n", c.join(" | ")));
     }
     out
 }
@@ -273,6 +273,14 @@ mod tests {
         let one = Summary::of(&[7.0]).unwrap();
         assert_eq!((one.p50, one.p95), (7.0, 7.0));
         assert!(Summary::of(&[]).is_none());
+    }
+
+    #[test]
+    fn markdown_escapes_pipes_inside_cells_only() {
+        let r = Row::new("a|b", "wall ms", "ours", &[1.0]).peer("p", &[2.0]);
+        let md = markdown_table(&[r]);
+        let last = md.lines().last().unwrap();
+        assert_eq!(last, "| a\\|b | wall ms | ours | 1 | p | 2 | 0.50 | - |  |");
     }
 
     #[test]
