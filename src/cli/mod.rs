@@ -33,7 +33,7 @@ Docs: docs/usage.md (every command and flag), docs/gitlab-ci.md (pipelines).";
 A typical GitLab CI deploy job runs:\n\n  \
 kubectl gitlab-flux push ./deploy oci://$CI_REGISTRY_IMAGE/manifests:$CI_COMMIT_SHORT_SHA --dotenv push.env\n  \
 kubectl gitlab-flux trigger --artifact \"$ARTIFACT_URL\" --dependents\n  \
-kubectl gitlab-flux wait --artifact \"$ARTIFACT_URL\" --dependents --junit flux.xml\n\n\
+kubectl gitlab-flux wait --artifact \"$ARTIFACT_URL\" --dependents --junit flux-wait.xml\n\n\
 or all three at once: push … --trigger --wait.",
     after_help = AFTER_HELP,
     propagate_version = true,
