@@ -235,7 +235,9 @@ pub fn trim(obj: &mut Value) {
 
 /// An API object as plain JSON.
 pub fn to_value(obj: DynamicObject) -> Value {
-    serde_json::to_value(obj).unwrap_or(Value::Null)
+    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    trim(&mut v);
+    v
 }
 
 /// A request failure: kube's error or our own time limit.

@@ -58,6 +58,23 @@ pub struct RegistrySettings {
 }
 
 impl RegistrySettings {
+    /// Run the registry work of a command within `--timeout` (the requests
+    /// time out themselves; this bounds retries and back-off too).
+    pub async fn within<T, E: Into<Error>>(
+        &self,
+        during: &str,
+        work: impl std::future::Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.timeout + Duration::from_secs(1), work).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(_) => Err(OciError::Timeout {
+                after: self.timeout,
+                during: during.into(),
+            }
+            .into()),
+        }
+    }
+
     /// Check the registry flags; reads the password from `stdin` with `--password-stdin`.
     pub fn from_args(args: &RegistryArgs, stdin: impl std::io::Read) -> Result<RegistrySettings> {
         let timeout = config::parse_timeout("--timeout", &args.timeout)?;
@@ -442,21 +459,10 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         .await?;
     report.credentials = Some(creds.source.to_string());
 
-    let outcome = match tokio::time::timeout(
-        settings.registry.timeout + Duration::from_secs(1),
-        push_to_registry(&settings, &built, creds),
-    )
-    .await
-    {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(OciError::Timeout {
-                after: settings.registry.timeout,
-                during: "pushing".into(),
-            }
-            .into());
-        }
-    };
+    let outcome = settings
+        .registry
+        .within("pushing", push_to_registry(&settings, &built, creds))
+        .await?;
     report.unchanged = outcome.unchanged;
     report.blobs_uploaded = outcome.blobs_uploaded;
     if outcome.digest != report.digest {

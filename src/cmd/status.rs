@@ -95,8 +95,7 @@ pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
     }
 
     // --watch: redraw on every batch of events until interrupted.
-    let (tx, mut rx) =
-        tokio::sync::mpsc::unbounded_channel::<(usize, FluxKind, Option<Value>, Value)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, FluxKind, bool, Value)>();
     for (i, api) in apis.iter().enumerate() {
         let scope = if args.target.all_namespaces {
             None
@@ -117,10 +116,9 @@ pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
                 while let Some(ev) = stream.next().await {
                     let sent = match ev {
                         Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                            let v = to_value(o);
-                            tx.send((i, kind, Some(v.clone()), v))
+                            tx.send((i, kind, true, to_value(o)))
                         }
-                        Ok(watcher::Event::Delete(o)) => tx.send((i, kind, None, to_value(o))),
+                        Ok(watcher::Event::Delete(o)) => tx.send((i, kind, false, to_value(o))),
                         _ => Ok(()),
                     };
                     if sent.is_err() {
@@ -145,15 +143,12 @@ pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode> {
         while let Ok(m) = rx.try_recv() {
             batch.push(m);
         }
-        for (i, kind, new, old) in batch {
-            let key = (i, object_ref(kind, &old));
-            match new {
-                Some(v) => {
-                    objects.insert(key, v);
-                }
-                None => {
-                    objects.remove(&key);
-                }
+        for (i, kind, present, obj) in batch {
+            let key = (i, object_ref(kind, &obj));
+            if present {
+                objects.insert(key, obj);
+            } else {
+                objects.remove(&key);
             }
         }
         if !session.stdout_tty {

@@ -12,7 +12,6 @@
 //! push's deploy code on `oci://…:<first new tag>@<digest>`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::Session;
 use super::push::{Deploy, RegistrySettings, eprint, write_atomically};
@@ -272,21 +271,10 @@ pub async fn run(session: &Session, args: TagArgs) -> Result<ExitCode> {
         .credentials(&settings.reference.registry)
         .await?;
 
-    let report = match tokio::time::timeout(
-        settings.registry.timeout + Duration::from_secs(1),
-        promote(&settings, creds),
-    )
-    .await
-    {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(OciError::Timeout {
-                after: settings.registry.timeout,
-                during: "tagging".into(),
-            }
-            .into());
-        }
-    };
+    let report = settings
+        .registry
+        .within("tagging", promote(&settings, creds))
+        .await?;
 
     if let Some(path) = &settings.dotenv {
         let text = report.dotenv().map_err(|reason| {

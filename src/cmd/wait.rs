@@ -286,9 +286,8 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
             break Outcome::Ready;
         }
     };
-    // The verdicts are in; the objects are not needed for the report. Freeing
-    // thousands of them takes a while: on another thread, while the report
-    // is written.
+    // The verdicts are in; the objects are not needed for the report: free
+    // them before it is built, so the two never hold memory at once.
     drop(cache);
 
     if outcome == Outcome::Failed {

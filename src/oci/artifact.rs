@@ -529,6 +529,21 @@ pub fn manifest_bytes(
     layer: &Blob,
     annotations: &BTreeMap<String, String>,
 ) -> Vec<u8> {
+    image_manifest_bytes(config, [layer], annotations)
+}
+
+/// The OCI image manifest bytes for any number of layers (the CI image has
+/// two), in the same fixed form as [`manifest_bytes`].
+pub fn image_manifest_bytes<'a>(
+    config: &Blob,
+    layers: impl IntoIterator<Item = &'a Blob>,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let descriptor = |b: &'a Blob| Descriptor {
+        media_type: &b.media_type,
+        digest: &b.digest,
+        size: b.size(),
+    };
     let m = Manifest {
         schema_version: 2,
         media_type: MANIFEST_MEDIA_TYPE,
@@ -537,11 +552,7 @@ pub fn manifest_bytes(
             digest: &config.digest,
             size: config.size(),
         },
-        layers: vec![Descriptor {
-            media_type: &layer.media_type,
-            digest: &layer.digest,
-            size: layer.size(),
-        }],
+        layers: layers.into_iter().map(descriptor).collect(),
         annotations,
     };
     // Serializing plain strings and numbers cannot fail.

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
-use kubectl_gitlab_flux::oci::artifact::{Blob, MANIFEST_MEDIA_TYPE, sha256_digest};
+use kubectl_gitlab_flux::oci::artifact::{self, Blob, MANIFEST_MEDIA_TYPE, sha256_digest};
 use kubectl_gitlab_flux::oci::auth;
 use kubectl_gitlab_flux::oci::reference::Reference;
 use kubectl_gitlab_flux::oci::registry::{ClientOptions, Registry};
@@ -334,13 +334,7 @@ pub fn assemble(inputs: &Inputs) -> Result<Image> {
             .collect(),
     };
     let config = Blob::new(CONFIG_MEDIA_TYPE, serde_json::to_vec(&config)?);
-    let manifest = serde_json::to_vec(&Manifest {
-        schema_version: 2,
-        media_type: MANIFEST_MEDIA_TYPE,
-        config: Descriptor::of(&config),
-        layers: layers.iter().map(|l| Descriptor::of(&l.blob)).collect(),
-        annotations: &labels,
-    })?;
+    let manifest = artifact::image_manifest_bytes(&config, layers.iter().map(|l| &l.blob), &labels);
     Ok(Image {
         digest: sha256_digest(&manifest),
         layers,
@@ -398,33 +392,10 @@ struct Descriptor<'a> {
     platform: Option<Platform<'a>>,
 }
 
-impl<'a> Descriptor<'a> {
-    fn of(blob: &'a Blob) -> Descriptor<'a> {
-        Descriptor {
-            media_type: &blob.media_type,
-            digest: &blob.digest,
-            size: blob.size(),
-            annotations: None,
-            platform: None,
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct Platform<'a> {
     architecture: &'a str,
     os: &'a str,
-}
-
-#[derive(Serialize)]
-struct Manifest<'a> {
-    #[serde(rename = "schemaVersion")]
-    schema_version: u32,
-    #[serde(rename = "mediaType")]
-    media_type: &'a str,
-    config: Descriptor<'a>,
-    layers: Vec<Descriptor<'a>>,
-    annotations: &'a BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
