@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::Run;
 use serde_json::Value;
 use testbed_registry::{Auth, FaultProxy, Registry, RegistryConfig, require_registry};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-gitlab_flux");
 const FLUX_CONFIG: &str = "application/vnd.cncf.flux.config.v1+json";
 const FLUX_LAYER: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -38,33 +38,17 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("CI_")
-                || matches!(
-                    k.as_str(),
-                    "CI" | "GITLAB_CI"
-                        | "DOCKER_CONFIG"
-                        | "KUBECONFIG"
-                        | "NO_COLOR"
-                        | "GITLAB_FLUX_LOG"
-                        | "KUBE_CONTEXT"
-                )
-            {
-                cmd.env_remove(&k);
-            }
-        }
-        cmd.env("HOME", self.home.path())
+        let mut cmd = crate::common::plugin(self.home.path());
+        cmd.env_remove("CI")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CEILING_DIRECTORIES", std::env::temp_dir())
             .envs(&self.vars)
-            .args(args)
-            .stdin(Stdio::null());
+            .args(args);
         cmd
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().expect("run the binary"))
+        Run::of(self.command(args).output().expect("run the binary"))
     }
 
     fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
@@ -82,59 +66,7 @@ impl Env {
             .expect("stdin")
             .write_all(stdin.as_bytes())
             .expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait"))
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(&self) -> &Run {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails(&self, code: i32, message: &str, hint: &str) -> &Run {
-        assert_eq!(self.code, code, "exit code: {self:#?}");
-        // (-v/-vv logs may come first)
-        let first = self
-            .stderr
-            .lines()
-            .find(|l| l.starts_with("error: "))
-            .unwrap_or("");
-        assert!(
-            first.contains(message),
-            "message {message:?} not in the error line: {self:#?}"
-        );
-        let hint_line = self
-            .stderr
-            .lines()
-            .find(|l| l.starts_with("hint: "))
-            .unwrap_or_else(|| panic!("no hint: {self:#?}"));
-        assert!(hint_line.contains(hint), "hint {hint:?}: {self:#?}");
-        assert!(self.stdout.is_empty(), "stdout must be empty: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:#?}"))
+        Run::of(child.wait_with_output().expect("wait"))
     }
 }
 
@@ -147,9 +79,7 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn write_tree(root: &Path, files: &[(&str, &str)]) {
     for (p, content) in files {
-        let path = root.join(p);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, content).expect("write");
+        crate::common::write(&root.join(p), content);
     }
 }
 
@@ -387,7 +317,7 @@ fn open_registry_roundtrip_matches_flux_format() {
         "-o",
         "json",
     ]);
-    run.ok();
+    run.assert_ok();
     let report = run.json();
     let digest = report["digest"].as_str().expect("digest").to_string();
     assert_eq!(
@@ -567,7 +497,7 @@ fn gitlab_ci_job_token_flow_and_defaults() {
         "json",
         "-vv",
     ]);
-    run.ok();
+    run.assert_ok();
     assert!(
         !run.stderr.contains("job-token-secret"),
         "secret in logs: {}",
@@ -620,7 +550,7 @@ fn gitlab_ci_job_token_flow_and_defaults() {
         "-o",
         "json",
     ]);
-    again.ok();
+    again.assert_ok();
     assert_eq!(again.json()["digest"], report["digest"]);
     assert_eq!(again.json()["unchanged"], true);
     assert_eq!(again.json()["blobs_uploaded"], 0);
@@ -655,7 +585,7 @@ fn htpasswd_with_password_stdin_docker_config_and_helper() {
         ],
         "pa55-word\n",
     );
-    run.ok();
+    run.assert_ok();
 
     // docker config auths (base64 auth, key with scheme)
     use base64::Engine as _;
@@ -677,7 +607,7 @@ fn htpasswd_with_password_stdin_docker_config_and_helper() {
         "-o",
         "json",
     ]);
-    run.ok();
+    run.assert_ok();
     let source = run.json()["credentials"]
         .as_str()
         .expect("credentials")
@@ -720,7 +650,7 @@ fn htpasswd_with_password_stdin_docker_config_and_helper() {
         "-o",
         "json",
     ]);
-    run.ok();
+    run.assert_ok();
     assert!(
         run.json()["credentials"]
             .as_str()
@@ -755,7 +685,7 @@ fn tls_registry_with_custom_ca() {
     let target = format!("oci://{}/secure/app:v1", reg.host());
     let env = Env::new();
     env.run(&["push", path, &target])
-        .fails(4, "is unreachable", "--ca-file");
+        .assert_refused(4, "is unreachable", "--ca-file");
     env.run(&[
         "push",
         path,
@@ -763,7 +693,7 @@ fn tls_registry_with_custom_ca() {
         "--ca-file",
         ca.to_str().expect("utf8"),
     ])
-    .ok();
+    .assert_ok();
     let pulled = pull(&reg.base_url(), "secure/app", "v1", None, Some(&ca));
     assert!(pulled.found);
     assert_eq!(files_of(&pulled.gnu_untar()), expected(&manifests()));
@@ -796,7 +726,7 @@ fn helm_chart_in_helm_oci_format() {
         "-o",
         "json",
     ]);
-    run.ok();
+    run.assert_ok();
     assert_eq!(run.json()["kind"], "helm-chart");
     assert_eq!(run.json()["tags"], serde_json::json!(["6.5.0"]));
     let pulled = pull(&reg.base_url(), "charts/podinfo", "6.5.0", None, None);
@@ -839,7 +769,7 @@ fn dry_json(env: &Env, path: &Path, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     let run = env.run(&args);
-    run.ok();
+    run.assert_ok();
     run.json()
 }
 
@@ -916,7 +846,7 @@ fn dry_run_lists_files_and_manifest_and_uploads_nothing() {
         "--created",
         "2024-01-01T00:00:00Z",
     ]);
-    run.ok();
+    run.assert_ok();
     assert!(
         run.stdout.contains("apps/podinfo/deployment.yaml"),
         "{}",
@@ -1022,7 +952,7 @@ fn repush_of_unchanged_content_uploads_no_blob() {
     let mut args = vec!["push", path, target.as_str(), "-o", "json"];
     args.extend_from_slice(&pin);
     let first = env.run(&args);
-    first.ok();
+    first.assert_ok();
     let uploads = |p: &FaultProxy| {
         p.requests()
             .iter()
@@ -1043,7 +973,7 @@ fn repush_of_unchanged_content_uploads_no_blob() {
 
     proxy.clear();
     let second = env.run(&args);
-    second.ok();
+    second.assert_ok();
     assert_eq!(uploads(&proxy), 0, "{:#?}", proxy.requests());
     assert_eq!(manifest_puts(&proxy), 0, "{:#?}", proxy.requests());
     assert_eq!(second.json()["digest"], first.json()["digest"]);
@@ -1061,7 +991,7 @@ fn repush_of_unchanged_content_uploads_no_blob() {
         "--revision",
         "main@sha1:bbbb",
     ]);
-    third.ok();
+    third.assert_ok();
     assert_eq!(uploads(&proxy), 0, "{:#?}", proxy.requests());
     assert_eq!(manifest_puts(&proxy), 1);
     assert_eq!(third.json()["unchanged"], false);
@@ -1083,7 +1013,7 @@ fn repush_of_unchanged_content_uploads_no_blob() {
         "--dotenv",
         dotenv.to_str().expect("utf8"),
     ]);
-    fourth.ok();
+    fourth.assert_ok();
     assert_eq!(
         uploads(&proxy) + manifest_puts(&proxy),
         0,
@@ -1114,21 +1044,21 @@ fn server_errors_and_throttling_are_retried() {
 
     proxy.fail_next(2, 503);
     let run = env.run(&["push", path, &format!("oci://{}/g/a:v1", proxy.host())]);
-    run.ok();
+    run.assert_ok();
     let failed = proxy.requests().iter().filter(|r| r.status == 503).count();
     assert_eq!(failed, 2);
 
     proxy.clear();
     proxy.fail_next_matching("PUT", "/manifests/", 1, 500);
     env.run(&["push", path, &format!("oci://{}/g/b:v1", proxy.host())])
-        .ok();
+        .assert_ok();
     assert!(pull(&reg.base_url(), "g/b", "v1", None, None).found);
 
     proxy.clear();
     proxy.throttle_next(1, 1);
     let started = Instant::now();
     env.run(&["push", path, &format!("oci://{}/g/c:v1", proxy.host())])
-        .ok();
+        .assert_ok();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After honoured"
@@ -1144,13 +1074,13 @@ fn server_errors_and_throttling_are_retried() {
         "--timeout",
         "3s",
     ])
-    .fails(3, "timed out", "--timeout");
+    .assert_refused(3, "timed out", "--timeout");
 
     // Server errors that never stop: exit 4, no tag.
     proxy.clear();
     proxy.fail_next_matching("PUT", "/manifests/", 100, 503);
     env.run(&["push", path, &format!("oci://{}/g/e:v1", proxy.host())])
-        .fails(4, "kept failing", "try again later");
+        .assert_refused(4, "kept failing", "try again later");
     assert!(!pull(&reg.base_url(), "g/e", "v1", None, None).found);
 }
 
@@ -1176,7 +1106,7 @@ fn connection_cut_mid_upload() {
         "-o",
         "json",
     ]);
-    run.ok();
+    run.assert_ok();
     assert!(
         proxy.requests().iter().any(|r| r.fault.is_some()),
         "{:#?}",
@@ -1200,7 +1130,7 @@ fn connection_cut_mid_upload() {
         "--dotenv",
         dotenv.to_str().expect("utf8"),
     ]);
-    run.fails(
+    run.assert_refused(
         4,
         "the connection broke while uploading blob",
         "proxies and load balancers",
@@ -1243,7 +1173,7 @@ fn rejected_manifest_is_exit_1_and_leaves_no_tag() {
             "--dotenv",
             dotenv.to_str().expect("utf8"),
         ])
-        .fails(1, "rejected the manifest: 400", "-vv");
+        .assert_refused(1, "rejected the manifest: 400", "-vv");
     assert!(!pull(&reg.base_url(), "g/app", "v1", None, None).found);
     assert!(!dotenv.exists());
 }
@@ -1276,7 +1206,7 @@ fn wrong_password_is_exit_4_naming_the_source_not_the_secret() {
             &format!("{user}:wr0ng-s3cret"),
             "-vv",
         ]);
-        run.fails(
+        run.assert_refused(
             4,
             "refused the credentials (--creds)",
             "check the user name and password",
@@ -1287,9 +1217,11 @@ fn wrong_password_is_exit_4_naming_the_source_not_the_secret() {
             run.stderr
         );
         // anonymous: says credentials are needed
-        Env::new()
-            .run(&["push", path, &target])
-            .fails(4, "anonymous", "needs credentials");
+        Env::new().run(&["push", path, &target]).assert_refused(
+            4,
+            "anonymous",
+            "needs credentials",
+        );
     }
 }
 
@@ -1315,7 +1247,7 @@ fn pull_only_user_is_denied_with_exit_4() {
         src.path().to_str().expect("utf8"),
         &format!("oci://{}/g/app:v1", reg.host()),
     ]);
-    run.fails(4, "denied push", "write_registry");
+    run.assert_refused(4, "denied push", "write_registry");
     assert!(
         run.stderr.contains("CI_DEPLOY_USER/CI_DEPLOY_PASSWORD"),
         "{}",
@@ -1338,7 +1270,7 @@ fn unreachable_registry_is_exit_4() {
             src.path().to_str().expect("utf8"),
             &format!("oci://127.0.0.1:{port}/g/app:v1"),
         ])
-        .fails(4, "is unreachable", "check the host and port");
+        .assert_refused(4, "is unreachable", "check the host and port");
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
@@ -1363,7 +1295,7 @@ fn local_input_errors_are_exit_2_before_any_upload() {
             args.extend_from_slice(&["--timeout", "5s"]);
         }
         let run = env.run(&args);
-        run.fails(code, message, hint);
+        run.assert_refused(code, message, hint);
         listener.assert_untouched();
         assert!(!dotenv.exists(), "no dotenv for {args:?}");
         run
@@ -1411,7 +1343,7 @@ fn local_input_errors_are_exit_2_before_any_upload() {
         "--no-validate",
         "--dry-run",
     ]);
-    run.ok();
+    run.assert_ok();
 
     #[cfg(unix)]
     {
@@ -1577,7 +1509,7 @@ fn slow_registry_hits_the_timeout_and_leaves_no_tag() {
             "--dotenv",
             dotenv.to_str().expect("utf8"),
         ])
-        .fails(3, "timed out after 2s", "--timeout");
+        .assert_refused(3, "timed out after 2s", "--timeout");
     proxy.delay(Duration::ZERO);
     assert!(!pull(&reg.base_url(), "g/slow", "v1", None, None).found);
     assert!(!dotenv.exists(), "no dotenv on failure");
@@ -1607,7 +1539,7 @@ fn expired_registry_token_is_exit_4_and_leaves_no_tag() {
         src.path().to_str().expect("utf8"),
         &format!("oci://{}/g/app:v1", reg.host()),
     ]);
-    run.fails(
+    run.assert_refused(
         4,
         "rejected the token issued for the credentials (CI_REGISTRY_USER/CI_REGISTRY_PASSWORD)",
         "re-run the job",
@@ -1672,7 +1604,7 @@ fn ctrl_c_during_blob_upload_exits_130_and_leaves_no_tag() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let run = Run::from(child.wait_with_output().expect("output"));
+    let run = Run::of(child.wait_with_output().expect("output"));
     assert_eq!(code, Some(130), "{run:#?}");
     assert!(run.stderr.contains("interrupted"), "{run:#?}");
     proxy.delay(Duration::ZERO);
@@ -1709,7 +1641,8 @@ fn unreadable_file_as_an_unprivileged_user() {
     }
     let as_nobody = |args: &[&str], home: &Path| {
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::common::bin())
             .args(args)
             .env_clear()
             .env("HOME", home)
@@ -1724,7 +1657,8 @@ fn unreadable_file_as_an_unprivileged_user() {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
             eprintln!(
-                "skipping: nobody cannot run {BIN}: {}",
+                "skipping: nobody cannot run {}: {}",
+                crate::common::bin().display(),
                 String::from_utf8_lossy(&o.stderr)
             );
             return;
@@ -1742,7 +1676,7 @@ fn unreadable_file_as_an_unprivileged_user() {
     let out = tempfile::tempdir().expect("out");
     std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let dotenv = out.path().join("push.env");
-    let run = Run::from(
+    let run = Run::of(
         as_nobody(
             &[
                 "push",
@@ -1755,7 +1689,7 @@ fn unreadable_file_as_an_unprivileged_user() {
         )
         .expect("setpriv runs"),
     );
-    run.fails(2, &format!("cannot read {}", b.display()), "readable");
+    run.assert_refused(2, &format!("cannot read {}", b.display()), "readable");
     assert!(run.stderr.contains("Permission denied"), "{run:#?}");
     listener.assert_untouched();
     assert!(!dotenv.exists());

@@ -86,6 +86,18 @@ impl Run {
         self
     }
 
+    /// [`Run::assert_error`], and nothing on stdout.
+    #[track_caller]
+    pub fn assert_refused(&self, code: i32, message: &str, hint: &str) -> &Run {
+        self.assert_error(code, message, hint);
+        assert!(
+            self.stdout.is_empty(),
+            "stdout must be empty:\n{}",
+            self.stdout
+        );
+        self
+    }
+
     #[track_caller]
     pub fn assert_ok(&self) -> &Run {
         assert_eq!(
