@@ -896,17 +896,19 @@ impl Registry {
 
     /// The manifest a tag points at: (digest, bytes), or None.
     pub async fn get_manifest(&mut self, tag: &str) -> Result<Option<(String, Vec<u8>)>, OciError> {
+        self.get_manifest_with(tag, Self::manifest_headers()).await
+    }
+
+    /// GET a manifest with these Accept headers: its digest and bytes, or None.
+    async fn get_manifest_with(
+        &mut self,
+        tag: &str,
+        headers: HeaderMap,
+    ) -> Result<Option<(String, Vec<u8>)>, OciError> {
         let url = self.repo_url(&format!("manifests/{tag}"))?;
         let during = format!("reading tag {tag}");
         let resp = self
-            .send(
-                Method::GET,
-                url,
-                Self::manifest_headers(),
-                Body::Empty,
-                &during,
-                "pull",
-            )
+            .send(Method::GET, url, headers, Body::Empty, &during, "pull")
             .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
@@ -991,7 +993,14 @@ impl Registry {
         let url = self.repo_url(&format!("manifests/{tag}"))?;
         let during = format!("checking tag {tag}");
         let resp = self
-            .send(Method::HEAD, url, headers, Body::Empty, &during, "pull")
+            .send(
+                Method::HEAD,
+                url,
+                headers.clone(),
+                Body::Empty,
+                &during,
+                "pull",
+            )
             .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
@@ -1003,7 +1012,8 @@ impl Registry {
                     .map(str::to_string);
                 match digest {
                     Some(d) => Ok(Some(d)),
-                    None => Ok(self.get_manifest(tag).await?.map(|(d, _)| d)),
+                    // No digest header: read the manifest with the same Accept.
+                    None => Ok(self.get_manifest_with(tag, headers).await?.map(|(d, _)| d)),
                 }
             }
             _ => Err(self.rejected(resp, "manifest check").await),
