@@ -32,7 +32,7 @@ use crate::cluster::objects::{FluxApi, to_value};
 use crate::cluster::{Cluster, ContextRequest, kubeconfig};
 use crate::error::{ExitCode, Result};
 use crate::flux::FluxKind;
-use crate::flux::state::condition;
+use crate::flux::verdict::condition;
 
 /// cobra's `ShellCompDirective` bits, as kubectl reads them.
 pub mod directive {

@@ -7,6 +7,7 @@ pub mod completion;
 pub mod context;
 pub mod push;
 pub mod receiver;
+pub mod resolve;
 pub mod status;
 pub mod tag;
 pub mod targets;

@@ -239,7 +239,7 @@ pub async fn create(session: &Session, args: ReceiverCreateArgs) -> Result<ExitC
         if Instant::now() >= deadline {
             let why = obj
                 .as_ref()
-                .and_then(|o| crate::flux::state::condition(o, "Ready"))
+                .and_then(|o| crate::flux::verdict::condition(o, "Ready"))
                 .map(|c| format!(" (Ready={}: {})", c.status, c.message))
                 .unwrap_or_default();
             return Err(Error::other(

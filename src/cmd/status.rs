@@ -16,7 +16,7 @@ use crate::cluster::objects::{FluxApi, to_value};
 use crate::error::{ExitCode, Result};
 use crate::flux::json::At as _;
 use crate::flux::selector::{self, object_ref};
-use crate::flux::state::condition;
+use crate::flux::verdict::condition;
 use crate::flux::{FluxKind, ObjectRef};
 use crate::render;
 

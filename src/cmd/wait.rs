@@ -4,7 +4,7 @@
 //!
 //! One watcher per (cluster, kind, namespace scope) feeds a single loop
 //! that keeps the latest copy of every object and re-evaluates the
-//! verdicts (`flux::state`) after each event. Targets grow while waiting:
+//! verdicts (`flux::verdict`) after each event. Targets grow while waiting:
 //! the sources of selected consumers, and the Flux objects (and with
 //! `--health`, workloads) listed in a Kustomization's inventory once it
 //! applied the target revision.
@@ -27,7 +27,7 @@ use crate::config;
 use crate::error::{Error, ExitCode, Result};
 use crate::flux::json::At as _;
 use crate::flux::selector::{self, ArtifactSelector, revision_digest};
-use crate::flux::state::{self, Expectation, Phase, Verdict};
+use crate::flux::verdict::{self, Expectation, Phase, Verdict};
 use crate::flux::{FluxKind, ObjectRef};
 use crate::render::wait as view;
 
@@ -148,7 +148,7 @@ pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
 }
 
 /// Run a wait; prints progress, the final report, and returns the exit code.
-pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
+pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode> {
     let namespace_hint = session.global.namespace.clone().unwrap_or_default();
     targets::validate(
         &plan.target,
@@ -158,6 +158,11 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
             &namespace_hint
         },
     )?;
+    // A tag alone is resolved to its digest now: the wait is then exact
+    // even when Flux still holds what the tag pointed at before.
+    if let Some(a) = &plan.target.artifact {
+        plan.target.artifact = Some(super::resolve::pin(a).await?);
+    }
     let started = Instant::now();
     let started_at = jiff::Timestamp::now();
     let clusters = session.clusters().await?;
@@ -211,6 +216,7 @@ pub async fn run_plan(session: &Session, plan: WaitPlan) -> Result<ExitCode> {
         target_revision: None,
         token: plan.token.clone(),
         started_at: Some(started_at),
+        source_since: None,
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -565,39 +571,6 @@ async fn watch_loop(
     }
 }
 
-/// Whether an object we do not follow is failing, whatever revision: used
-/// to name the culprit of a DependencyNotReady chain. `ArtifactFailed`
-/// (its source has no artifact yet) is retried by the controller and does
-/// not count.
-fn failing(obj: &Value) -> Option<String> {
-    if let Some(s) = state::condition(obj, "Stalled").filter(|c| c.status == "True") {
-        return Some(format!("{}: {}", s.reason, s.message));
-    }
-    let generation = obj
-        .at("/metadata/generation")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let observed = obj
-        .at("/status/observedGeneration")
-        .and_then(Value::as_i64)
-        .unwrap_or(-1);
-    state::condition(obj, "Ready")
-        .filter(|c| {
-            c.status == "False"
-                && c.observed_generation
-                    .map_or(observed == generation, |g| g == generation)
-                && ![
-                    "Progressing",
-                    "ProgressingWithRetry",
-                    "DependencyNotReady",
-                    "ArtifactFailed",
-                    "",
-                ]
-                .contains(&c.reason)
-        })
-        .map(|c| format!("{}: {}", c.reason, c.message))
-}
-
 fn evaluate_all(
     tracked: &mut BTreeMap<Key, Tracked>,
     cache: &HashMap<Key, Value>,
@@ -664,7 +637,7 @@ fn verdict_for(
     tracked: &BTreeMap<Key, Tracked>,
 ) -> Verdict {
     let kind = match key.kind {
-        TKind::Workload(k) => return state::evaluate_workload(k, obj),
+        TKind::Workload(k) => return verdict::evaluate_workload(k, obj),
         TKind::Flux(k) => k,
     };
     let mut exp = Expectation {
@@ -676,16 +649,21 @@ fn verdict_for(
             base.token.clone()
         },
         started_at: base.started_at,
+        source_since: None,
     };
     if artifact_sources.contains(key) {
         exp.digest = base.digest.clone();
     }
     if let Some(src) = selector::source_of(kind, obj) {
         let src_key = Key::flux(key.cluster, &src);
-        let src_rev = cache
-            .get(&src_key)
+        let src_obj = cache.get(&src_key);
+        let src_rev = src_obj
             .and_then(|s| s.at("/status/artifact/revision"))
             .and_then(Value::as_str);
+        exp.source_since = src_obj
+            .and_then(|s| s.at("/status/artifact/lastUpdateTime"))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok());
         let want_digest = if artifact_sources.contains(&src_key) {
             base.digest.clone()
         } else {
@@ -697,7 +675,7 @@ fn verdict_for(
                 exp.digest = Some(d.clone());
             }
             (_, Some(d)) => {
-                let v = state::evaluate(
+                let v = verdict::evaluate(
                     kind,
                     obj,
                     &Expectation {
@@ -731,10 +709,10 @@ fn verdict_for(
             _ => {}
         }
     }
-    let mut verdict = state::evaluate(kind, obj, &exp);
+    let mut verdict = verdict::evaluate(kind, obj, &exp);
     // The Ready condition decides, not the verdict's reason: an object that
     // never succeeded is still "waiting for generation N" in the verdict.
-    let waits_on_dependency = state::condition(obj, "Ready")
+    let waits_on_dependency = verdict::condition(obj, "Ready")
         .is_some_and(|c| c.status == "False" && c.reason == "DependencyNotReady");
     if waits_on_dependency && !verdict.phase.is_final() {
         for dep in selector::depends_on(kind, obj) {
@@ -747,7 +725,9 @@ fn verdict_for(
                     Some(format!("{}: {}", t.verdict.reason, t.verdict.message))
                 }
                 Some(_) => None,
-                None => cache.get(&dep_key).and_then(failing),
+                None => cache
+                    .get(&dep_key)
+                    .and_then(|o| verdict::failing(dep.kind, o)),
             };
             if let Some(why) = why {
                 verdict.phase = Phase::Failed;

@@ -4,7 +4,7 @@
 pub mod json;
 pub mod kinds;
 pub mod selector;
-pub mod semver_range;
-pub mod state;
+pub mod semver;
+pub mod verdict;
 
 pub use kinds::{FluxKind, ObjectRef};

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 use super::kinds::{FluxKind, ObjectRef};
-use super::semver_range::{Range, parse_version};
+use super::semver::{self, Constraints};
 use crate::flux::json::At as _;
 
 /// An `--artifact oci://REGISTRY/REPO[:TAG][@sha256:DIGEST]` selector.
@@ -209,7 +209,7 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
     };
 
     if let Some(range_text) = s("semver") {
-        let range = match Range::parse(range_text) {
+        let range = match Constraints::parse(range_text) {
             Ok(r) => r,
             Err(e) => return RefMatch::NotSelected(format!("invalid semver range: {e}")),
         };
@@ -224,7 +224,12 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
                 Err(_) => return RefMatch::NotSelected(format!("invalid semverFilter {filter:?}")),
             }
         }
-        let Some(version) = parse_version(tag) else {
+        // SC-HELMTAG: a Helm chart layer's tags write a version's `+` as `_`.
+        let helm_chart = obj
+            .at("/spec/layerSelector/mediaType")
+            .and_then(Value::as_str)
+            == Some(crate::oci::helm::HELM_LAYER_MEDIA_TYPE);
+        let Some(version) = semver::parse_tag(tag, helm_chart) else {
             return RefMatch::NotSelected(format!(
                 "follows semver range {range_text:?} but tag {tag:?} is not a version"
             ));
@@ -237,7 +242,7 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
         // Would it be the highest? The currently selected tag tells us of a
         // higher one that exists.
         if let Some(cur_tag) = revision_tag(current)
-            && let Some(cur) = parse_version(cur_tag)
+            && let Some(cur) = semver::parse_tag(cur_tag, helm_chart)
             && range.matches(&cur)
             && cur > version
         {

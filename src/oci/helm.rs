@@ -88,7 +88,7 @@ pub fn load(dir: &Path) -> Result<Chart, OciError> {
         Some(other) if !other.is_null() => other.to_string(),
         _ => return Err(err("Chart.yaml has no version".into())),
     };
-    if semver::Version::parse(&version).is_err() {
+    if crate::flux::semver::parse_strict(&version).is_none() {
         return Err(err(format!(
             "the chart version {version:?} is not SemVer 2"
         )));

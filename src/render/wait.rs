@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::cmd::Session;
 use crate::cmd::wait::{Key, Origin, Tracked};
 use crate::error::{Error, ExitCode, Result};
-use crate::flux::state::Phase;
+use crate::flux::verdict::Phase;
 
 /// The final report (`-o json|yaml`).
 #[derive(Debug, Serialize)]
@@ -492,7 +492,7 @@ mod tests {
     use super::*;
     use crate::cmd::wait::TKind;
     use crate::flux::FluxKind;
-    use crate::flux::state::Verdict;
+    use crate::flux::verdict::Verdict;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

@@ -101,6 +101,7 @@ for name in "${wanted[@]}"; do
   start=$SECONDS
   if (cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath \
         -ldflags "$(ldflags_for "$name" "$v")" -o "$tmp/$name" "$pkg") >"$tmp/build.log" 2>&1; then
+    chmod 755 "$tmp"
     rm -rf "$out"
     mv "$tmp" "$out"
     echo "realbed: built $name $v in $((SECONDS - start)) s -> $out/$name" >&2

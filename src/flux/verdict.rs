@@ -1,6 +1,8 @@
-//! What "done", "failed" and "stale" mean for each kind (facts.md B):
-//! pure functions from an object's JSON and what we expect of it to a
-//! [`Verdict`].
+//! The verdict: what "done", "failed for good", "still retrying" and
+//! "stale" mean for each kind, as the Flux controllers' source decides
+//! them (docs/flux-semantics.md; each rule names its row). Pure functions
+//! from status snapshots and what we expect of them to a [`Verdict`]; the
+//! only deadline is the caller's.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -81,6 +83,10 @@ pub struct Expectation {
     /// When the wait started (RFC 3339); a failure that happened later is
     /// fresh even without a token or revision to tie it to us.
     pub started_at: Option<jiff::Timestamp>,
+    /// For consumers: since when their source holds the target revision
+    /// (its `status.artifact.lastUpdateTime`); a failure condition that
+    /// changed since then is about the target (SC-READY, PKG-LTT).
+    pub source_since: Option<jiff::Timestamp>,
 }
 
 /// A status condition.
@@ -114,13 +120,88 @@ fn str_at<'a>(obj: &'a Value, pointer: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Ready=False reasons that mean "still working on it", not failure.
-const NOT_FAILURES: &[&str] = &[
-    "Progressing",
-    "ProgressingWithRetry",
-    "DependencyNotReady",
-    "",
-];
+/// What a Ready=False reason means for the job (docs/usage.md "Transient
+/// and terminal"; each arm names its row of docs/flux-semantics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Not a failure: the controller is working on it.
+    NotFailure,
+    /// The controller retries it and it can succeed without a new push:
+    /// keep waiting (the reason is shown).
+    Transient,
+    /// A Helm release action failed: terminal once the release is Stalled
+    /// (remediation retries exhausted), retried while it is not
+    /// (HC-REMEDIATION).
+    Release,
+    /// Cannot succeed without a new push or spec change: fail fast.
+    Terminal,
+}
+
+/// Classify a Ready=False condition of a kind.
+pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
+    match reason {
+        // PKG-READY: Ready Unknown/False while Reconciling. KC-DEP, HC-DEP:
+        // dependencies are re-checked on every requeue (a failed dependency
+        // is named as the culprit by the caller).
+        "" | "Progressing" | "ProgressingWithRetry" | "DependencyNotReady" => {
+            return Class::NotFailure;
+        }
+        _ => {}
+    }
+    match kind {
+        FluxKind::Kustomization => match reason {
+            // KC-SRC: the source, or its artifact, is not there yet.
+            "ArtifactFailed"
+                if message.starts_with("Source artifact not found")
+                    || (message.starts_with("Source '") && message.contains("not found")) =>
+            {
+                Class::Transient
+            }
+            // KC-PATH, KC-DOWNLOAD: the artifact of this revision lacks
+            // spec.path or cannot be read: only a new push fixes it.
+            "ArtifactFailed" => Class::Terminal,
+            // KC-HEALTH: health checks are retried at retryInterval; slow
+            // workloads pass on a later attempt.
+            "HealthCheckFailed" | "HealthCheckCanceled" => Class::Transient,
+            // KC-APPLY: a kind or namespace another Kustomization installs
+            // a moment later is retried; any other apply error is ours.
+            "ReconciliationFailed"
+                if message.contains("no matches for kind")
+                    || message.contains("ensure CRDs are installed")
+                    || message.contains("could not find the requested resource")
+                    || (message.contains("namespaces \"") && message.contains("not found")) =>
+            {
+                Class::Transient
+            }
+            // KC-BUILD, KC-APPLY, PruneFailed, AccessDenied, …
+            _ => Class::Terminal,
+        },
+        FluxKind::HelmRelease => match reason {
+            // HC-SRC: chart source not ready / chart not fetched yet.
+            "SourceNotReady" | "ArtifactFailed" => Class::Transient,
+            // HC-REMEDIATION
+            "InstallFailed" | "UpgradeFailed" | "TestFailed" | "RollbackSucceeded"
+            | "RollbackFailed" | "UninstallSucceeded" | "UninstallFailed" | "RemediationFailed" => {
+                Class::Release
+            }
+            // HC-MUTATE, HC-VALUES and the rest
+            _ => Class::Terminal,
+        },
+        // SC-FETCH: a source that cannot pull is retried at its interval;
+        // a wait on it fails only when the failure is tied to us.
+        _ => Class::Terminal,
+    }
+}
+
+/// Whole seconds of a timestamp: condition transition times are written
+/// with second precision (PKG-LTT), so "after X" compares at that grain.
+fn second_of(t: jiff::Timestamp) -> i64 {
+    t.as_second()
+}
+
+fn parse_time(s: Option<&str>) -> Option<jiff::Timestamp> {
+    s.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+}
 
 fn short(rev: &str) -> String {
     // main@sha256:abcdef… → main@sha256:abcdef012345
@@ -130,6 +211,13 @@ fn short(rev: &str) -> String {
         }
         _ => rev.to_string(),
     }
+}
+
+/// The digest a HelmRelease recorded for its last attempt: a bare
+/// `sha256:…`, or the source's full `<tag>@sha256:…` revision when the
+/// tag is not a version (HC-CHARTREF).
+fn attempted_digest(obj: &Value) -> Option<&str> {
+    str_at(obj, "/status/lastAttemptedRevisionDigest").and_then(revision_digest)
 }
 
 /// Evaluate a Flux object against an expectation.
@@ -144,6 +232,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         .unwrap_or(-1);
     let ready = condition(obj, "Ready");
     let stalled = condition(obj, "Stalled").filter(|c| c.status == "True");
+    let reconciling = condition(obj, "Reconciling").filter(|c| c.status == "True");
     let handled = str_at(obj, "/status/lastHandledReconcileAt");
     let token_handled = exp.token.as_deref().is_none_or(|t| handled == Some(t));
 
@@ -162,6 +251,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             revision,
         );
     }
+    // KC-SUSPEND
     if obj.at("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return Verdict::new(
             Phase::Suspended,
@@ -171,8 +261,10 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         );
     }
 
-    // Is the failure (if any) ours: tied to the target revision, our
-    // request, or fresh since the wait began?
+    let consumer = matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease);
+    let consumer_with_target = consumer && (exp.target_revision.is_some() || exp.digest.is_some());
+
+    // Did the last attempt work on the target? (KC-ATTEMPT, HC-ATTEMPT)
     let attempted_target = match kind {
         FluxKind::Kustomization => match (
             &exp.target_revision,
@@ -182,58 +274,93 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             _ => false,
         },
         FluxKind::HelmRelease => {
-            let digest_ok = match (
-                &exp.digest,
-                str_at(obj, "/status/lastAttemptedRevisionDigest"),
-            ) {
-                (Some(d), Some(a)) => d == a,
-                (Some(_), None) => false,
-                (None, _) => true,
-            };
             let gen_ok = obj
                 .at("/status/lastAttemptedGeneration")
                 .and_then(Value::as_i64)
                 == Some(generation);
-            digest_ok && gen_ok && exp.digest.is_some()
+            match &exp.digest {
+                Some(d) => gen_ok && attempted_digest(obj) == Some(d.as_str()),
+                None => false,
+            }
         }
         _ => match (&exp.digest, revision.as_deref()) {
             (Some(d), Some(r)) => revision_digest(r) == Some(d.as_str()),
             _ => false,
         },
     };
-    let fresh = |c: &Condition<'_>| match (exp.started_at, c.last_transition) {
-        (Some(start), Some(t)) => t.parse::<jiff::Timestamp>().is_ok_and(|t| t >= start),
+    // A failure that comes before the attempt is recorded (KC-PATH,
+    // KC-DOWNLOAD, HC-MUTATE, HC-VALUES) is tied to the target when the
+    // controller names the target revision in its progress message, or
+    // when the condition changed once the source held the target
+    // (PKG-LTT: whole seconds, and a new message moves it too).
+    let names_target = |text: &str| {
+        exp.target_revision
+            .as_deref()
+            .is_some_and(|t| !t.is_empty() && text.contains(t))
+    };
+    let after = |c: &Condition<'_>, since: Option<jiff::Timestamp>| match (
+        since,
+        parse_time(c.last_transition),
+    ) {
+        (Some(s), Some(t)) => second_of(t) >= second_of(s),
         _ => false,
     };
-    // A consumer with a known target revision fails only for an attempt at
-    // that revision: an ArtifactFailed from before its source fetched the
-    // artifact, or a failure of the previous revision, is retried by the
-    // controller. Without a target, our request or the clock decide.
-    let consumer_with_target = matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease)
-        && (exp.target_revision.is_some() || exp.digest.is_some());
+    let before_attempt_at_target = |c: &Condition<'_>| {
+        names_target(c.message)
+            || reconciling
+                .as_ref()
+                .is_some_and(|r| names_target(r.message))
+            || after(c, exp.source_since)
+    };
+    // Is a failure ours? With a target: an attempt at it, or a failure
+    // tied to it. Without (KIND/NAME waits): our handled request, or a
+    // change since the wait began (at the grain of whole seconds).
     let ours = |c: &Condition<'_>| {
-        attempted_target
-            || (!consumer_with_target && ((exp.token.is_some() && token_handled) || fresh(c)))
+        if consumer_with_target {
+            attempted_target || before_attempt_at_target(c)
+        } else {
+            attempted_target || (exp.token.is_some() && token_handled) || after(c, exp.started_at)
+        }
     };
 
-    // kustomize-controller moves status.observedGeneration only on success;
-    // a failure is tied to a generation through its condition.
+    // KC-GEN: kustomize-controller moves status.observedGeneration only on
+    // success; a failure is tied to a generation through its condition.
     let at_generation = |c: &Condition<'_>| {
         c.observed_generation
             .map_or(observed == generation, |g| g == generation)
     };
-    if let Some(s) = &stalled
-        && (ours(s) || at_generation(s))
-    {
-        return Verdict::new(Phase::Failed, s.reason, s.message, revision);
+    if let Some(s) = &stalled {
+        // HC-STALLCLEAR: helm-controller clears Stalled when it starts a
+        // new attempt; RetriesExceeded of an older chart is not ours.
+        let counts = if kind == FluxKind::HelmRelease && s.reason == "RetriesExceeded" {
+            !consumer_with_target || attempted_target
+        } else {
+            // KC-RETRY: Stalled is set only for what no retry fixes.
+            ours(s) || at_generation(s)
+        };
+        if counts {
+            return Verdict::new(Phase::Failed, s.reason, s.message, revision);
+        }
     }
     if let Some(r) = &ready
         && r.status == "False"
-        && !NOT_FAILURES.contains(&r.reason)
         && at_generation(r)
         && ours(r)
     {
-        return Verdict::new(Phase::Failed, r.reason, r.message, revision);
+        match classify(kind, r.reason, r.message) {
+            Class::Terminal => {
+                return Verdict::new(Phase::Failed, r.reason, r.message, revision);
+            }
+            Class::Transient | Class::Release => {
+                return Verdict::new(
+                    Phase::Progressing,
+                    r.reason,
+                    format!("retrying: {}", r.message),
+                    revision,
+                );
+            }
+            Class::NotFailure => {}
+        }
     }
 
     if observed < generation {
@@ -256,7 +383,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         );
     }
 
-    // At the target?
+    // At the target? (KC-SUCCESS, HC-SUCCESS, SC-REV)
     let at_target: Result<(), String> = match kind {
         FluxKind::Kustomization => match &exp.target_revision {
             Some(t) if revision.as_deref() != Some(t.as_str()) => Err(format!(
@@ -272,16 +399,11 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                 .and_then(Value::as_i64)
                 .is_none_or(|g| g == generation);
             match &exp.digest {
-                Some(d)
-                    if str_at(obj, "/status/lastAttemptedRevisionDigest") != Some(d.as_str()) =>
-                {
-                    Err(format!(
-                        "chart digest {}, waiting for {}",
-                        str_at(obj, "/status/lastAttemptedRevisionDigest")
-                            .map_or("none".to_string(), short),
-                        short(d)
-                    ))
-                }
+                Some(d) if attempted_digest(obj) != Some(d.as_str()) => Err(format!(
+                    "chart digest {}, waiting for {}",
+                    attempted_digest(obj).map_or("none".to_string(), short),
+                    short(d)
+                )),
                 _ if !gen_ok => Err(format!("waiting for an attempt at generation {generation}")),
                 _ => Ok(()),
             }
@@ -298,6 +420,13 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         },
     };
 
+    let waiting = |r: &Condition<'_>| {
+        if r.reason == "DependencyNotReady" {
+            Phase::Pending
+        } else {
+            Phase::Progressing
+        }
+    };
     match (&ready, at_target) {
         (Some(r), Ok(())) if r.status == "True" => {
             Verdict::new(Phase::Ready, r.reason, r.message, revision)
@@ -306,11 +435,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             Verdict::new(Phase::Pending, "StaleRevision", why, revision)
         }
         (Some(r), Err(why)) => Verdict::new(
-            if r.reason == "DependencyNotReady" {
-                Phase::Pending
-            } else {
-                Phase::Progressing
-            },
+            waiting(r),
             r.reason,
             if r.message.is_empty() {
                 why
@@ -319,16 +444,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             },
             revision,
         ),
-        (Some(r), Ok(())) => Verdict::new(
-            if r.reason == "DependencyNotReady" {
-                Phase::Pending
-            } else {
-                Phase::Progressing
-            },
-            r.reason,
-            r.message,
-            revision,
-        ),
+        (Some(r), Ok(())) => Verdict::new(waiting(r), r.reason, r.message, revision),
         (None, _) => Verdict::new(
             Phase::Progressing,
             "Progressing",
@@ -336,6 +452,32 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             revision,
         ),
     }
+}
+
+/// Whether an object we do not follow is failing for good, whatever
+/// revision: names the culprit of a DependencyNotReady chain. Transient
+/// reasons (a source without its artifact yet, retried health checks) do
+/// not count.
+pub fn failing(kind: FluxKind, obj: &Value) -> Option<String> {
+    if let Some(s) = condition(obj, "Stalled").filter(|c| c.status == "True") {
+        return Some(format!("{}: {}", s.reason, s.message));
+    }
+    let generation = obj
+        .at("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let observed = obj
+        .at("/status/observedGeneration")
+        .and_then(Value::as_i64)
+        .unwrap_or(-1);
+    condition(obj, "Ready")
+        .filter(|c| {
+            c.status == "False"
+                && c.observed_generation
+                    .map_or(observed == generation, |g| g == generation)
+                && classify(kind, c.reason, c.message) == Class::Terminal
+        })
+        .map(|c| format!("{}: {}", c.reason, c.message))
 }
 
 /// Roll-out state of a workload in an inventory (`--health`), by the usual
@@ -498,7 +640,7 @@ mod tests {
         // Failed at v1, has not attempted v2 yet, no token: keep waiting.
         let obj = ks(
             json!({"observedGeneration": 3, "lastAttemptedRevision": format!("v1@{D1}"),
-            "conditions": [cond("Ready", "False", "HealthCheckFailed", "timeout")]}),
+            "conditions": [cond("Ready", "False", "BuildFailed", "kustomize build failed")]}),
         );
         let v = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
         assert_eq!(v.phase, Phase::Progressing);
@@ -598,6 +740,278 @@ mod tests {
         );
     }
 
+    // Table-driven rules, each citing its row of docs/flux-semantics.md.
+
+    fn with_conds(mut obj: Value, conds: Vec<Value>) -> Value {
+        obj["status"]["conditions"] = json!(conds);
+        obj
+    }
+
+    fn cond_at(type_: &str, status: &str, reason: &str, msg: &str, at: &str) -> Value {
+        let mut c = cond(type_, status, reason, msg);
+        c["lastTransitionTime"] = json!(at);
+        c
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn kc_src_source_artifact_not_found_is_transient() {
+        // KC-SRC: a new Kustomization shipped with its new OCIRepository.
+        let obj = ks(json!({"observedGeneration": -1,
+            "conditions": [cond("Ready", "False", "ArtifactFailed", "Source artifact not found, retrying in 30s")]}));
+        let mut e = exp(D2);
+        e.source_since = Some(ts("2026-11-21T09:59:00Z"));
+        let v = evaluate(FluxKind::Kustomization, &obj, &e);
+        assert_eq!(v.phase, Phase::Progressing, "{v:?}");
+        assert!(v.message.starts_with("retrying: "), "{}", v.message);
+        let obj = ks(json!({"observedGeneration": -1,
+            "conditions": [cond("Ready", "False", "ArtifactFailed", "Source 'OCIRepository/flux-system/apps' not found")]}));
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &obj, &e).phase,
+            Phase::Progressing
+        );
+    }
+
+    #[test]
+    fn kc_path_missing_fails_before_last_attempted_revision() {
+        // KC-PATH, KC-ATTEMPT: the path check precedes lastAttemptedRevision;
+        // the progress message names the revision being fetched.
+        let failing = |reconciling_msg: &str| {
+            ks(
+                json!({"observedGeneration": 3, "lastAttemptedRevision": format!("v1@{D1}"),
+                "lastAppliedRevision": format!("v1@{D1}"),
+                "conditions": [
+                    cond_at("Ready", "False", "ArtifactFailed",
+                        "kustomization path not found: stat /tmp/kustomization-1/apps: no such file or directory",
+                        "2026-11-21T09:00:00Z"),
+                    cond("Reconciling", "True", "ProgressingWithRetry", reconciling_msg)]}),
+            )
+        };
+        let e = exp(D2);
+        let target = e.target_revision.clone().expect("target");
+        let v = evaluate(
+            FluxKind::Kustomization,
+            &failing(&format!(
+                "Fetching manifests for revision {target} with a timeout of 5m0s"
+            )),
+            &e,
+        );
+        assert_eq!(v.phase, Phase::Failed, "{v:?}");
+        assert_eq!(v.reason, "ArtifactFailed");
+        // The same failure of the previous revision, from before the source
+        // held the target: not ours.
+        let mut e2 = exp(D2);
+        e2.source_since = Some(ts("2026-11-21T09:30:00Z"));
+        let old = failing(&format!(
+            "Fetching manifests for revision v1@{D1} with a timeout of 5m0s"
+        ));
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &old, &e2).phase,
+            Phase::Progressing
+        );
+        // ... and tied by its transition once the source held the target.
+        e2.source_since = Some(ts("2026-11-21T08:59:59.9Z"));
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &old, &e2).phase,
+            Phase::Failed
+        );
+    }
+
+    #[test]
+    fn kc_health_and_missing_crd_are_retried() {
+        // KC-HEALTH, KC-APPLY, KC-RETRY: retried failures at the target.
+        for (reason, msg, want) in [
+            (
+                "HealthCheckFailed",
+                "health check failed after 30s: timeout waiting for: [Deployment/apps/web status: 'InProgress']",
+                Phase::Progressing,
+            ),
+            (
+                "ReconciliationFailed",
+                "CronTab/apps/x dry-run failed: no matches for kind \"CronTab\" in version \"example.com/v1\"",
+                Phase::Progressing,
+            ),
+            (
+                "ReconciliationFailed",
+                "Deployment/apps/web dry-run failed (Invalid): spec.replicas: Invalid value: -1",
+                Phase::Failed,
+            ),
+            (
+                "BuildFailed",
+                "kustomize build failed: accumulating resources",
+                Phase::Failed,
+            ),
+            ("PruneFailed", "prune failed", Phase::Failed),
+        ] {
+            let obj = ks(
+                json!({"observedGeneration": 2, "lastAttemptedRevision": format!("v2@{D2}"),
+                "conditions": [cond("Ready", "False", reason, msg),
+                               cond("Reconciling", "True", "ProgressingWithRetry", "Building manifests")]}),
+            );
+            let v = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
+            assert_eq!(v.phase, want, "{reason}: {msg}");
+            assert_eq!(v.reason, reason);
+        }
+    }
+
+    #[test]
+    fn kc_stalled_at_generation_fails() {
+        // KC-RETRY: Stalled only for what no retry fixes.
+        let obj = ks(json!({"observedGeneration": 2,
+            "conditions": [cond("Ready", "False", "InvalidCELExpression", "bad expression"),
+                           cond("Stalled", "True", "InvalidCELExpression", "bad expression")]}));
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &obj, &exp(D2)).phase,
+            Phase::Failed
+        );
+    }
+
+    fn hr(status: Value) -> Value {
+        json!({"metadata": {"name": "web", "namespace": "apps", "generation": 3}, "spec": {},
+               "status": status})
+    }
+
+    fn hr_exp() -> Expectation {
+        Expectation {
+            digest: Some(D2.into()),
+            target_revision: Some(format!("1.0.0@{D2}")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hc_stalled_of_an_older_chart_is_not_ours() {
+        // HC-STALLCLEAR: the fixing push must not fail on the old Stalled.
+        let obj = hr(
+            json!({"observedGeneration": 3, "lastAttemptedGeneration": 3,
+            "lastAttemptedRevision": "1.0.0+111111111111", "lastAttemptedRevisionDigest": D1,
+            "conditions": [cond("Ready", "False", "UpgradeFailed", "upgrade failed"),
+                           cond("Stalled", "True", "RetriesExceeded", "Failed to upgrade after 1 attempt(s)")]}),
+        );
+        let v = evaluate(FluxKind::HelmRelease, &obj, &hr_exp());
+        assert!(!v.phase.is_final(), "{v:?}");
+    }
+
+    #[test]
+    fn hc_remediation_retries_then_stalls() {
+        // HC-REMEDIATION: retries left → Reconciling, wait; exhausted → Stalled, fail.
+        let retrying = hr(
+            json!({"observedGeneration": 3, "lastAttemptedGeneration": 3,
+            "lastAttemptedRevision": "1.0.0+222222222222", "lastAttemptedRevisionDigest": D2,
+            "conditions": [cond("Ready", "False", "UpgradeFailed", "context deadline exceeded"),
+                           cond("Reconciling", "True", "ProgressingWithRetry", "retrying")]}),
+        );
+        let v = evaluate(FluxKind::HelmRelease, &retrying, &hr_exp());
+        assert_eq!(v.phase, Phase::Progressing, "{v:?}");
+        let mut stalled = retrying.clone();
+        stalled["status"]["conditions"] = json!([
+            cond(
+                "Ready",
+                "False",
+                "UpgradeFailed",
+                "context deadline exceeded"
+            ),
+            cond(
+                "Stalled",
+                "True",
+                "RetriesExceeded",
+                "Failed to upgrade after 1 attempt(s)"
+            )
+        ]);
+        let v = evaluate(FluxKind::HelmRelease, &stalled, &hr_exp());
+        assert_eq!(v.phase, Phase::Failed);
+        assert_eq!(v.reason, "RetriesExceeded");
+    }
+
+    #[test]
+    fn hc_chartref_full_revision_form() {
+        // HC-CHARTREF: a non-semver tag records the source's full revision.
+        let obj = hr(
+            json!({"observedGeneration": 3, "lastAttemptedGeneration": 3,
+            "lastAttemptedRevision": "1.0.0+222222222222",
+            "lastAttemptedRevisionDigest": format!("main@{D2}"),
+            "conditions": [cond("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded")]}),
+        );
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &hr_exp()).phase,
+            Phase::Ready
+        );
+    }
+
+    #[test]
+    fn hc_mutate_error_fails_before_any_attempt() {
+        // HC-MUTATE: nothing of the attempt is recorded; the condition
+        // changed once the source held the target.
+        let obj = with_conds(
+            hr(
+                json!({"observedGeneration": 3, "lastAttemptedGeneration": 3,
+                "lastAttemptedRevision": "1.0.0+111111111111", "lastAttemptedRevisionDigest": D1}),
+            ),
+            vec![cond_at(
+                "Ready",
+                "False",
+                "ChartMutateError",
+                "artifact revision 1.2.0 does not match chart version 1.3.0",
+                "2026-11-21T10:00:05Z",
+            )],
+        );
+        let mut e = hr_exp();
+        e.source_since = Some(ts("2026-11-21T10:00:04Z"));
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &e).phase,
+            Phase::Failed
+        );
+        e.source_since = Some(ts("2026-11-21T10:00:09Z"));
+        assert!(!evaluate(FluxKind::HelmRelease, &obj, &e).phase.is_final());
+    }
+
+    #[test]
+    fn hc_source_not_ready_is_transient() {
+        // HC-SRC
+        let obj = hr(json!({"observedGeneration": 1,
+            "conditions": [cond("Ready", "False", "SourceNotReady", "OCIRepository 'apps/charts' is not ready")]}));
+        let mut e = hr_exp();
+        e.source_since = Some(ts("2026-11-21T09:00:00Z"));
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &e).phase,
+            Phase::Progressing
+        );
+    }
+
+    #[test]
+    fn pkg_ltt_failure_in_the_first_second_of_a_wait_counts() {
+        // PKG-LTT: transition times are whole seconds.
+        let obj = ks(json!({"observedGeneration": 3,
+            "conditions": [cond_at("Ready", "False", "BuildFailed", "kustomize build failed", "2026-11-21T10:00:00Z")]}));
+        let e = Expectation {
+            started_at: Some(ts("2026-11-21T10:00:00.700Z")),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(FluxKind::Kustomization, &obj, &e).phase,
+            Phase::Failed
+        );
+        let e = Expectation {
+            started_at: Some(ts("2026-11-21T10:00:01.100Z")),
+            ..Default::default()
+        };
+        assert!(!evaluate(FluxKind::Kustomization, &obj, &e).phase.is_final());
+    }
+
+    #[test]
+    fn culprit_ignores_transient_reasons() {
+        // KC-DEP: a dependency waiting for its source is not the culprit.
+        let dep = ks(json!({"observedGeneration": 3,
+            "conditions": [cond("Ready", "False", "ArtifactFailed", "Source artifact not found, retrying in 30s")]}));
+        assert_eq!(failing(FluxKind::Kustomization, &dep), None);
+        let dep = ks(json!({"observedGeneration": 3,
+            "conditions": [cond("Ready", "False", "BuildFailed", "kustomize build failed")]}));
+        assert!(failing(FluxKind::Kustomization, &dep).is_some());
+    }
+
     #[test]
     fn helmrelease_chartref_digest_and_stalled() {
         let hr = |digest: &str, ready: Value, stalled: bool| {
@@ -605,8 +1019,8 @@ mod tests {
             if stalled {
                 conds.push(json!({"type": "Stalled", "status": "True", "reason": "RetriesExceeded", "message": "upgrade retries exhausted"}));
             }
-            json!({"metadata": {"generation": 2}, "spec": {},
-                   "status": {"observedGeneration": 2, "lastAttemptedGeneration": 2,
+            json!({"metadata": {"generation": 3}, "spec": {},
+                   "status": {"observedGeneration": 3, "lastAttemptedGeneration": 3,
                               "lastAttemptedRevision": "1.0.0+222222222222",
                               "lastAttemptedRevisionDigest": digest, "conditions": conds}})
         };
