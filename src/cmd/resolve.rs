@@ -73,7 +73,7 @@ pub async fn pin(artifact: &str) -> Result<String> {
         None => Err(Error::other(
             ExitCode::Failure,
             format!(
-                "tag {tag} does not exist in {}: nothing to trigger or wait for",
+                "tag {tag} does not exist in {}: nothing to wait for",
                 sel.repository
             ),
             hint(),

@@ -109,13 +109,6 @@ pub async fn annotate_targets(
 ) -> Result<TriggerReport> {
     // Validate the selection flags before touching the kubeconfig.
     targets::validate(target, "default")?;
-    // A tag alone is resolved to its digest, as `wait` does: what is
-    // triggered is what the tag points at now.
-    let mut target = target.clone();
-    if let Some(a) = &target.artifact {
-        target.artifact = Some(super::resolve::pin(a).await?);
-    }
-    let target = &target;
     let cluster = session.cluster().await?;
     let api = FluxApi::discover(&cluster).await?;
     let selection = targets::select(&api, target, cluster.namespace()).await?;

@@ -150,16 +150,22 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
     }
     match kind {
         FluxKind::Kustomization => match reason {
-            // KC-SRC: the source, or its artifact, is not there yet.
-            "ArtifactFailed"
-                if message.starts_with("Source artifact not found")
-                    || (message.starts_with("Source '") && message.contains("not found")) =>
-            {
-                Class::Transient
-            }
             // KC-PATH, KC-DOWNLOAD: the artifact of this revision lacks
-            // spec.path or cannot be read: only a new push fixes it.
-            "ArtifactFailed" => Class::Terminal,
+            // spec.path, or fails its digest check or extraction: only a
+            // new push fixes it.
+            "ArtifactFailed"
+                if message.starts_with("kustomization path not found")
+                    || message.contains("failed to verify archive")
+                    || message.contains("failed to untar")
+                    || message.contains("failed to extract") =>
+            {
+                Class::Terminal
+            }
+            // KC-SRC, KC-DOWNLOAD: the source or its artifact is not there
+            // yet ("Source artifact not found, retrying…", the API's not
+            // found, a 404 from the artifact server, a download that did
+            // not go through): retried.
+            "ArtifactFailed" => Class::Transient,
             // KC-HEALTH: health checks are retried at retryInterval; slow
             // workloads pass on a later attempt.
             "HealthCheckFailed" | "HealthCheckCanceled" => Class::Transient,
@@ -177,6 +183,8 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
             _ => Class::Terminal,
         },
         FluxKind::HelmRelease => match reason {
+            // HC-SRC: a chart that does not load is ours to fix.
+            "ArtifactFailed" if message.starts_with("Could not load chart") => Class::Terminal,
             // HC-SRC: chart source not ready / chart not fetched yet.
             "SourceNotReady" | "ArtifactFailed" => Class::Transient,
             // HC-REMEDIATION
@@ -347,7 +355,15 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         && at_generation(r)
         && ours(r)
     {
-        match classify(kind, r.reason, r.message) {
+        // SC-FETCH: a source that should fetch a digest known to exist in
+        // the registry retries its pulls with backoff (a 404 from before
+        // the push, a registry outage): only Stalled is final for it.
+        let class = if !consumer && exp.digest.is_some() {
+            Class::Transient
+        } else {
+            classify(kind, r.reason, r.message)
+        };
+        match class {
             Class::Terminal => {
                 return Verdict::new(Phase::Failed, r.reason, r.message, revision);
             }
@@ -845,6 +861,18 @@ mod tests {
                 Phase::Failed,
             ),
             ("PruneFailed", "prune failed", Phase::Failed),
+            // KC-DOWNLOAD: a 404 from the artifact server is retried; a
+            // digest mismatch is not.
+            (
+                "ArtifactFailed",
+                "Source is not ready, artifact not found, retrying in 30s",
+                Phase::Progressing,
+            ),
+            (
+                "ArtifactFailed",
+                "failed to verify archive: computed digest doesn't match provided 'sha256:1'",
+                Phase::Failed,
+            ),
         ] {
             let obj = ks(
                 json!({"observedGeneration": 2, "lastAttemptedRevision": format!("v2@{D2}"),
