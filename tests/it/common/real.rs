@@ -49,7 +49,9 @@ pub fn cluster() -> Option<&'static RealCluster> {
     let res = CLUSTER.get_or_init(|| {
         let programs = Programs::discover().map_err(|e| format!("{e:#}"))?;
         let missing = programs.missing();
-        if !missing.is_empty() {
+        // REALBED_ALLOW_MISSING=1: start what is built (debugging only).
+        let allow = std::env::var("REALBED_ALLOW_MISSING").as_deref() == Ok("1");
+        if !missing.is_empty() && !allow {
             return Err(format!(
                 "not built: {} (run `make realbed`, see docs/testing.md)",
                 missing.join(", ")
