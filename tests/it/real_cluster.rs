@@ -566,5 +566,22 @@ fn real_cluster_starts_fast_and_names_its_versions() {
         "start-up took {:?}",
         c.started_in
     );
-    let _ = Instant::now();
+    // kube-controller-manager runs: a deleted namespace goes away (its
+    // namespace controller empties and finalizes it).
+    if bed.require("kube-controller-manager") {
+        let ns = format!("{}-gone", bed.ns);
+        bed.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+        bed.apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "x", "namespace": ns}}));
+        c.delete_namespace(&ns);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.get("v1", "Namespace", "", &ns).is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "namespace {ns} not deleted:\n{}",
+                c.log_tail("kube-controller-manager", 20)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
