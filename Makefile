@@ -27,8 +27,18 @@ install: build ## Install the plugin and its completion helper into $(BINDIR) (d
 	@if [ -f completions/kubectl_complete-gitlab_flux ]; then install -m 0755 completions/kubectl_complete-gitlab_flux $(BINDIR)/kubectl_complete-gitlab_flux; fi
 	@echo "installed $(BINDIR)/$(BIN); try: kubectl gitlab-flux version"
 
+# REAL=1: `make sandbox` and `make demo` run on the real cluster (etcd,
+# kube-apiserver, the Flux controllers; built by `make realbed`) instead of
+# the API emulator and the Flux simulator.
+REAL ?=
+REALBED := tests/support/realbed/build.sh
+
+.PHONY: realbed
+realbed: ## Build the real cluster's programs that are missing (etcd, kube-apiserver, Flux controllers, peers) into ~/.cache, by version
+	@$(REALBED)
+
 .PHONY: test
-test: deps ## Run every test (unit, CLI, registry, API emulator, simulator, end to end)
+test: deps realbed ## Run every test (unit, CLI, registry, API emulator, simulator, real cluster, end to end)
 	$(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: lint
@@ -37,14 +47,14 @@ lint: ## cargo fmt --check and clippy -D warnings
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: sandbox
-sandbox: deps ## Start a local registry + Kubernetes API emulator + Flux simulator (Ctrl-C stops)
-	$(CARGO) run --locked -q -p testbed --bin gitlab-flux-sandbox -- --dir $(SANDBOX_DIR)
+sandbox: deps $(if $(REAL),realbed) ## Start a local registry + Kubernetes API emulator + Flux simulator (REAL=1: real cluster; Ctrl-C stops)
+	$(CARGO) run --locked -q -p testbed --bin gitlab-flux-sandbox -- --dir $(SANDBOX_DIR) $(if $(REAL),--real)
 
 .PHONY: demo
-demo: deps ## The main job on the local sandbox: push, trigger, wait
+demo: deps $(if $(REAL),realbed) ## The main job on the local sandbox: push, trigger, wait (REAL=1: on the real cluster)
 	$(CARGO) build --locked -q --bin $(BIN)
 	$(CARGO) build --locked -q -p testbed --bin gitlab-flux-sandbox
-	scripts/demo.sh
+	REAL=$(REAL) scripts/demo.sh
 
 .PHONY: bench
 bench: deps ## Benchmarks against peers, side by side (BENCH_TRIALS=3 for a quick run; docs/benchmarks.md)

@@ -8,11 +8,15 @@ BIN=${BIN:-target/debug/kubectl-gitlab_flux}
 SANDBOX=${SANDBOX:-target/debug/gitlab-flux-sandbox}
 dir=$(mktemp -d)
 ready="$dir/ready"
-"$SANDBOX" --dir "$dir/sandbox" --ready-file "$ready" >"$dir/sandbox.log" 2>&1 &
+# REAL=1: the real cluster (etcd, kube-apiserver, the Flux controllers) instead
+# of the API emulator and the Flux simulator.
+real=()
+[ -n "${REAL:-}" ] && [ "${REAL:-}" != 0 ] && real=(--real)
+"$SANDBOX" --dir "$dir/sandbox" --ready-file "$ready" "${real[@]}" >"$dir/sandbox.log" 2>&1 &
 sandbox_pid=$!
 cleanup() { kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-for _ in $(seq 1 300); do
+for _ in $(seq 1 900); do
   [ -f "$ready" ] && break
   kill -0 "$sandbox_pid" 2>/dev/null || { cat "$dir/sandbox.log" >&2; exit 1; }
   sleep 0.1

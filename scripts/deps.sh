@@ -24,6 +24,14 @@ if [ "$(uname -m)" = x86_64 ] && command -v rustup >/dev/null 2>&1 &&
   fi
 fi
 
+# Go builds the real cluster of the tests (make realbed, tests/support/realbed):
+# it is not a Debian package here (Debian's golang is too old); the programs'
+# modules come from the Go module proxy.
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: go not found: the real-cluster tests need Go >= 1.26 (https://go.dev/dl/) to build their programs" >&2
+  if [ "$ci" = "true" ]; then exit 1; fi
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing ${missing[*]}" >&2

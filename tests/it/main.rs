@@ -10,6 +10,7 @@ mod docs;
 mod e2e;
 mod kubeconfig_auth;
 mod push;
+mod real_cluster;
 mod reliability;
 mod secrets;
 mod status;

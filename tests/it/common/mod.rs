@@ -141,3 +141,4 @@ pub fn write(path: &Path, content: &str) {
     std::fs::write(path, content).expect("write");
 }
 pub mod bed;
+pub mod real;

@@ -95,6 +95,13 @@ for name in "${wanted[@]}"; do
   if [ -x "$out/$name" ]; then
     continue
   fi
+  # A build that failed for this version is not retried on every run (it
+  # would cost minutes each time): REALBED_RETRY=1 retries it.
+  if [ -f "$out.failed" ] && [ "${REALBED_RETRY:-0}" != 1 ]; then
+    echo "realbed: $name $v did not build before (log: $out.failed; REALBED_RETRY=1 retries)" >&2
+    failed+=("$name")
+    continue
+  fi
   echo "realbed: building $name $v ($pkg)" >&2
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
@@ -102,12 +109,13 @@ for name in "${wanted[@]}"; do
   if (cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath \
         -ldflags "$(ldflags_for "$name" "$v")" -o "$tmp/$name" "$pkg") >"$tmp/build.log" 2>&1; then
     chmod 755 "$tmp"
-    rm -rf "$out"
+    rm -rf "$out" "$out.failed"
     mv "$tmp" "$out"
     echo "realbed: built $name $v in $((SECONDS - start)) s -> $out/$name" >&2
   else
     echo "realbed: $name $v did not build:" >&2
     tail -n 20 "$tmp/build.log" >&2
+    cp "$tmp/build.log" "$out.failed"
     rm -rf "$tmp"
     failed+=("$name")
   fi

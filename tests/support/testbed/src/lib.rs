@@ -12,3 +12,5 @@ pub mod apiserver;
 pub mod flux;
 
 pub mod oci;
+
+pub mod real;

@@ -1,0 +1,587 @@
+//! End to end on a REAL cluster: etcd, kube-apiserver, kube-controller-manager
+//! and the four real Flux controllers (`testbed::real`, shared by every test
+//! of this process, a namespace per test; `common::real::RealBed`). The
+//! plugin is the real binary, as everywhere else.
+
+use crate::common::real::{HR, KS, OCI, RealBed};
+use crate::common::{run, write};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+const RCV: &str = "notification.toolkit.fluxcd.io/v1";
+const LONG: Duration = Duration::from_secs(60);
+
+fn configmap(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
+    )
+}
+
+/// `dotenv` lines into (key, value) pairs.
+fn dotenv(path: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .expect("dotenv")
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.trim_matches('"').trim_matches('\'').to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The plugin's own push of `files` to `<ns>/<repo>:<tag>`; ARTIFACT_URL and
+/// ARTIFACT_DIGEST.
+fn plugin_push(bed: &RealBed, repo: &str, tag: &str, files: &[(&str, &str)]) -> (String, String) {
+    let src = bed.dir.path().join(format!("src-{repo}-{tag}"));
+    let _ = std::fs::remove_dir_all(&src);
+    for (p, c) in files {
+        write(&src.join(p), c);
+    }
+    let env = bed.dir.path().join("push.env");
+    let r = run(bed
+        .plugin()
+        .arg("push")
+        .arg(&src)
+        .arg(format!("{}:{tag}", bed.oci(repo)))
+        .arg("--dotenv")
+        .arg(&env)
+        .args([
+            "--revision",
+            "main@sha1:0123456789012345678901234567890123456789",
+        ]));
+    r.assert_ok();
+    let env = dotenv(&env);
+    (env["ARTIFACT_URL"].clone(), env["ARTIFACT_DIGEST"].clone())
+}
+
+fn applied(obj: &Value, digest: &str) -> bool {
+    obj.pointer("/status/lastAppliedRevision")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r.ends_with(digest))
+}
+
+fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj.pointer(&format!(
+        "/metadata/annotations/{}",
+        key.replace('~', "~0").replace('/', "~1")
+    ))
+    .and_then(Value::as_str)
+}
+
+#[test]
+fn real_kustomization_push_trigger_wait_applies_exactly_the_digest() {
+    let Some(bed) = RealBed::start("ks-push-trigger-wait") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    bed.create_ks("apps", "apps", json!({"targetNamespace": bed.ns}));
+    let (url, digest) = plugin_push(
+        &bed,
+        "apps",
+        "latest",
+        &[("cm.yaml", &configmap("one", "v1"))],
+    );
+
+    let env = bed.dir.path().join("trigger.env");
+    let r = run(bed
+        .plugin()
+        .args(["trigger", "--artifact", &url, "--dotenv"])
+        .arg(&env));
+    r.assert_ok();
+    let token = dotenv(&env)["FLUX_RECONCILE_TOKEN"].clone();
+    let r = run(bed.plugin().args([
+        "wait",
+        "--artifact",
+        &url,
+        "--since-token",
+        &token,
+        "--timeout",
+        "60s",
+    ]));
+    r.assert_ok();
+    let ks = bed.get(KS, "Kustomization", "apps").expect("ks");
+    assert!(applied(&ks, &digest), "applied exactly {digest}: {ks}");
+    assert_eq!(
+        RealBed::ready(&ks).map(|c| c["status"].clone()),
+        Some(json!("True"))
+    );
+    let cm = bed
+        .get("v1", "ConfigMap", "one")
+        .expect("applied ConfigMap");
+    assert_eq!(cm["data"]["key"], "v1");
+
+    // The next push is applied too, and only once wait says so.
+    let (url2, digest2) = plugin_push(
+        &bed,
+        "apps",
+        "latest",
+        &[("cm.yaml", &configmap("one", "v2"))],
+    );
+    assert_ne!(digest, digest2);
+    run(bed.plugin().args(["trigger", "--artifact", &url2])).assert_ok();
+    run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url2, "--timeout", "60s"]))
+    .assert_ok();
+    let ks = bed.get(KS, "Kustomization", "apps").expect("ks");
+    assert!(applied(&ks, &digest2), "{ks}");
+    assert_eq!(
+        bed.get("v1", "ConfigMap", "one").expect("cm")["data"]["key"],
+        "v2"
+    );
+}
+
+#[test]
+fn real_helmrelease_chartref_to_an_oci_chart() {
+    let Some(bed) = RealBed::start("hr-chartref") else {
+        return;
+    };
+    if !bed.require("helm-controller") {
+        return;
+    }
+    bed.apply(json!({
+        "apiVersion": OCI, "kind": "OCIRepository",
+        "metadata": {"name": "web"},
+        "spec": {
+            "url": bed.oci("charts/web"), "interval": "1m", "insecure": true,
+            "ref": {"semver": ">=1.0.0"},
+            "layerSelector": {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy"},
+        },
+    }));
+    bed.apply(json!({
+        "apiVersion": HR, "kind": "HelmRelease",
+        "metadata": {"name": "web"},
+        "spec": {"interval": "1m", "chartRef": {"kind": "OCIRepository", "name": "web"},
+                 "install": {"timeout": "30s"}, "upgrade": {"timeout": "30s"},
+                 "values": {"greeting": "hello"}},
+    }));
+    let chart = bed.dir.path().join("chart");
+    write(
+        &chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 1.0.0\ndescription: test chart\n",
+    );
+    write(&chart.join("values.yaml"), "greeting: default\n");
+    write(
+        &chart.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+    );
+    let env = bed.dir.path().join("push.env");
+    let r = run(bed
+        .plugin()
+        .arg("push")
+        .arg(&chart)
+        .arg(bed.oci("charts/web"))
+        .arg("--helm-chart")
+        .arg("--dotenv")
+        .arg(&env));
+    r.assert_ok();
+    let env = dotenv(&env);
+    let (url, digest) = (env["ARTIFACT_URL"].clone(), env["ARTIFACT_DIGEST"].clone());
+    assert!(url.contains(":1.0.0@"), "{url}");
+    run(bed.plugin().args(["trigger", "--artifact", &url])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url, "--timeout", "90s", "-o", "json"]));
+    r.assert_ok();
+    let hr = bed.get(HR, "HelmRelease", "web").expect("hr");
+    assert_eq!(
+        hr["status"]["lastAttemptedRevisionDigest"],
+        digest.as_str(),
+        "{hr}"
+    );
+    let cm = bed
+        .get("v1", "ConfigMap", "web-config")
+        .expect("rendered by Helm");
+    assert_eq!(cm["data"]["greeting"], "hello");
+}
+
+#[test]
+fn real_tag_moved_between_push_and_wait_is_never_green_on_the_old_revision() {
+    let Some(bed) = RealBed::start("tag-moved") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    bed.create_ks("apps", "apps", json!({"targetNamespace": bed.ns}));
+    let d1 = bed.push("apps", "latest", &[("cm.yaml", &configmap("one", "v1"))]);
+    run(bed.plugin().args([
+        "trigger",
+        "--artifact",
+        &bed.artifact("apps", "latest", &d1),
+    ]))
+    .assert_ok();
+    bed.until(KS, "Kustomization", "apps", LONG, |o| applied(o, &d1));
+
+    // push d2, and before the wait the tag moves on to d3.
+    let d2 = bed.push("apps", "latest", &[("cm.yaml", &configmap("one", "v2"))]);
+    let d3 = bed.push("apps", "latest", &[("cm.yaml", &configmap("one", "v3"))]);
+    let url2 = bed.artifact("apps", "latest", &d2);
+    run(bed.plugin().args(["trigger", "--artifact", &url2])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url2, "--timeout", "10s"]));
+    // Real Flux fetched d3: the plugin waits for d2 (StaleRevision) and
+    // times out naming what the source has.
+    assert_eq!(
+        r.code, 3,
+        "wait must not go green for {d2}: the cluster has d1 then d3\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    let short3 = &d3["sha256:".len().."sha256:".len() + 12];
+    assert!(r.stderr.contains("StaleRevision"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("has latest@sha256:{short3}")),
+        "names the moved tag's digest {short3}:\n{}",
+        r.stderr
+    );
+    let ks = bed.until(KS, "Kustomization", "apps", LONG, |o| applied(o, &d3));
+    assert!(!applied(&ks, &d2));
+}
+
+#[test]
+fn real_broken_manifest_fails_with_kustomize_controllers_message() {
+    let Some(bed) = RealBed::start("broken-manifest") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    bed.create_ks("apps", "apps", json!({"targetNamespace": bed.ns}));
+    let d1 = bed.push("apps", "latest", &[("cm.yaml", &configmap("one", "v1"))]);
+    run(bed.plugin().args([
+        "trigger",
+        "--artifact",
+        &bed.artifact("apps", "latest", &d1),
+    ]))
+    .assert_ok();
+    bed.until(KS, "Kustomization", "apps", LONG, |o| applied(o, &d1));
+
+    let d2 = bed.push(
+        "apps",
+        "latest",
+        &[("cm.yaml", "apiVersion: v1\nkind: [unclosed\n")],
+    );
+    let url = bed.artifact("apps", "latest", &d2);
+    run(bed.plugin().args(["trigger", "--artifact", &url])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url, "--timeout", "60s"]));
+    let exited = SystemTime::now();
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let ks = bed.get(KS, "Kustomization", "apps").expect("ks");
+    let ready = RealBed::ready(&ks).expect("Ready condition").clone();
+    assert_eq!(ready["status"], "False", "{ks}");
+    let message = ready["message"].as_str().unwrap_or_default();
+    // kustomize-controller's own message (its first line), as the plugin shows it.
+    let first = message.lines().next().unwrap_or_default();
+    assert!(
+        !first.is_empty() && r.stderr.contains(first.trim()),
+        "stderr should carry kustomize-controller's message {first:?}:\n{}",
+        r.stderr
+    );
+    let reason = ready["reason"].as_str().unwrap_or_default();
+    assert!(r.stderr.contains(reason), "reason {reason}:\n{}", r.stderr);
+    let since: jiff::Timestamp = ready["lastTransitionTime"]
+        .as_str()
+        .expect("lastTransitionTime")
+        .parse()
+        .expect("RFC 3339");
+    let exited = jiff::Timestamp::try_from(exited).expect("now");
+    let lag = exited.duration_since(since);
+    // lastTransitionTime has second resolution: allow one more second.
+    assert!(
+        lag < jiff::SignedDuration::from_secs(6),
+        "wait exited {lag:?} after the condition (must be within 5 s)"
+    );
+    assert!(applied(&ks, &d1), "the controller kept the old revision");
+}
+
+#[test]
+#[ignore = "plugin bug on real Flux: wait fails on the shipped Kustomization's transient Ready=False ArtifactFailed \"Source artifact not found, retrying in 2s\" (its OCIRepository, shipped in the same artifact, has not fetched yet); reported to the lead"]
+fn real_ocirepository_shipped_together_with_its_consumers() {
+    let Some(bed) = RealBed::start("shipped-source") else {
+        return;
+    };
+    // The inner artifact the shipped OCIRepository points at.
+    let inner = bed.push(
+        "inner",
+        "v1",
+        &[("cm.yaml", &configmap("inner", "from-inner"))],
+    );
+    let shipped = format!(
+        "apiVersion: {OCI}\nkind: OCIRepository\nmetadata:\n  name: inner\n  namespace: {ns}\nspec:\n  url: {url}\n  ref:\n    tag: v1\n  interval: 1m\n  insecure: true\n---\napiVersion: {KS}\nkind: Kustomization\nmetadata:\n  name: inner\n  namespace: {ns}\nspec:\n  interval: 1m\n  retryInterval: 2s\n  path: ./\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: OCIRepository\n    name: inner\n",
+        ns = bed.ns,
+        url = bed.oci("inner"),
+    );
+    bed.create_source("outer", "outer", json!({"tag": "latest"}));
+    bed.create_ks("outer", "outer", json!({}));
+    let (url, digest) = plugin_push(&bed, "outer", "latest", &[("flux.yaml", &shipped)]);
+    run(bed.plugin().args(["trigger", "--artifact", &url])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url, "--timeout", "90s", "-o", "json"]));
+    r.assert_ok();
+    let outer = bed.get(KS, "Kustomization", "outer").expect("outer");
+    assert!(applied(&outer, &digest), "{outer}");
+    let inner_ks = bed.until(KS, "Kustomization", "inner", LONG, |o| applied(o, &inner));
+    assert!(applied(&inner_ks, &inner));
+    let report = r.json();
+    eprintln!("wait report: {report}");
+    assert!(
+        report.to_string().contains("Kustomization") && report.to_string().contains("inner"),
+        "the shipped consumer is followed: {report}"
+    );
+    assert_eq!(
+        bed.get("v1", "ConfigMap", "inner").expect("cm")["data"]["key"],
+        "from-inner"
+    );
+}
+
+/// `receiver create` (real CRD validation), then `trigger --receiver` against
+/// notification-controller's receiver server.
+fn receiver_round_trip(bed: &RealBed, name: &str, kind: &str) {
+    let r = run(bed.plugin().args([
+        "receiver",
+        "create",
+        name,
+        "--for",
+        "ocirepository/apps",
+        "--type",
+        kind,
+        "--timeout",
+        "30s",
+        "-o",
+        "json",
+    ]));
+    r.assert_ok();
+    let report = r.json();
+    let token = report["token"].as_str().expect("token").to_string();
+    let path = report["webhookPath"].as_str().expect("path").to_string();
+    let rcv = bed.get(RCV, "Receiver", name).expect("receiver");
+    assert_eq!(rcv["spec"]["type"], kind);
+    assert_eq!(rcv["status"]["webhookPath"], path.as_str());
+    let url = format!("{}{path}", bed.cluster.receiver_url());
+    let before = bed
+        .get(OCI, "OCIRepository", "apps")
+        .and_then(|o| annotation(&o, "reconcile.fluxcd.io/requestedAt").map(str::to_string));
+
+    if kind != "generic" {
+        let r = run(bed
+            .plugin()
+            .args(["trigger", "--receiver", &url, "--receiver-type", kind])
+            .args(["--token-env", "FLUX_RECEIVER_TOKEN"])
+            .env("FLUX_RECEIVER_TOKEN", "not-the-token"));
+        assert_ne!(r.code, 0, "a wrong token is refused:\n{}", r.stderr);
+        eprintln!(
+            "{kind} receiver, wrong token: exit {}\n{}",
+            r.code, r.stderr
+        );
+        assert!(!r.stderr.contains(&path[6..]), "secret path leaked");
+    }
+    let r = run(bed
+        .plugin()
+        .args(["trigger", "--receiver", &url, "--receiver-type", kind])
+        .args(["--token-env", "FLUX_RECEIVER_TOKEN"])
+        .env("FLUX_RECEIVER_TOKEN", &token));
+    r.assert_ok();
+    assert!(!r.stdout.contains(&token) && !r.stderr.contains(&token));
+    bed.until(OCI, "OCIRepository", "apps", Duration::from_secs(20), |o| {
+        let now = annotation(o, "reconcile.fluxcd.io/requestedAt").map(str::to_string);
+        now.is_some() && now != before
+    });
+}
+
+#[test]
+fn real_receivers_gitlab_generic_and_generic_hmac() {
+    let Some(bed) = RealBed::start("receivers") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    for kind in ["gitlab", "generic", "generic-hmac"] {
+        receiver_round_trip(&bed, &format!("ci-{kind}"), kind);
+    }
+    // An existing Receiver is refused (exit 2), by the plugin before the API.
+    let r = run(bed.plugin().args([
+        "receiver",
+        "create",
+        "ci-gitlab",
+        "--for",
+        "ocirepository/apps",
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn real_status_and_status_tree() {
+    let Some(bed) = RealBed::start("status") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    bed.create_ks("apps", "apps", json!({"targetNamespace": bed.ns}));
+    let (url, digest) = plugin_push(
+        &bed,
+        "apps",
+        "latest",
+        &[("cm.yaml", &configmap("one", "v1"))],
+    );
+    run(bed.plugin().args(["trigger", "--artifact", &url])).assert_ok();
+    run(bed
+        .plugin()
+        .args(["wait", "--artifact", &url, "--timeout", "60s"]))
+    .assert_ok();
+
+    let r = run(bed.plugin().arg("status"));
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("Kustomization/apps") || r.stdout.contains("apps"),
+        "{}",
+        r.stdout
+    );
+    let short = &digest["sha256:".len().."sha256:".len() + 12];
+    assert!(
+        r.stdout.contains(short) || r.stdout.contains("latest@"),
+        "revision shown:\n{}",
+        r.stdout
+    );
+    eprintln!("status:\n{}", r.stdout);
+
+    let r = run(bed.plugin().args(["status", "--tree"]));
+    r.assert_ok();
+    eprintln!("status --tree:\n{}", r.stdout);
+    // The tree shows Flux objects (inventories' Flux kinds), not ConfigMaps.
+    for want in ["OCIRepository/", "Kustomization/", "✔"] {
+        assert!(r.stdout.contains(want), "{want} in the tree:\n{}", r.stdout);
+    }
+    let r = run(bed.plugin().args(["status", "-o", "json"]));
+    r.assert_ok();
+    let text = r.stdout;
+    assert!(
+        text.contains("\"Kustomization\"") && text.contains(&digest),
+        "{text}"
+    );
+}
+
+/// The deployer ClusterRole of docs/rbac.md, as the rules of a Role.
+fn ci_role_rules() -> Value {
+    json!([
+        {"apiGroups": ["source.toolkit.fluxcd.io"],
+         "resources": ["ocirepositories", "gitrepositories", "buckets", "helmrepositories", "helmcharts", "externalartifacts"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["source.toolkit.fluxcd.io"], "resources": ["ocirepositories"], "verbs": ["patch"]},
+        {"apiGroups": ["kustomize.toolkit.fluxcd.io"], "resources": ["kustomizations"],
+         "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": ["helm.toolkit.fluxcd.io"], "resources": ["helmreleases"],
+         "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+    ])
+}
+
+#[test]
+fn real_ci_role_of_docs_rbac_is_enough_and_a_missing_verb_is_named() {
+    let Some(bed) = RealBed::start("rbac") else {
+        return;
+    };
+    bed.create_source("apps", "apps", json!({"tag": "latest"}));
+    bed.create_ks("apps", "apps", json!({"targetNamespace": bed.ns}));
+    let ci = bed
+        .cluster
+        .service_account_kubeconfig(&bed.ns, "ci", ci_role_rules(), "ci")
+        .expect("service account");
+    let ci_kc = bed.dir.path().join("ci.kubeconfig");
+    std::fs::write(&ci_kc, ci).expect("write");
+    let as_ci = || {
+        let mut c = crate::common::plugin(bed.dir.path());
+        c.arg("--kubeconfig").arg(&ci_kc);
+        c
+    };
+    let (url, digest) = plugin_push(
+        &bed,
+        "apps",
+        "latest",
+        &[("cm.yaml", &configmap("one", "v1"))],
+    );
+    run(as_ci().args(["trigger", "--artifact", &url])).assert_ok();
+    run(as_ci().args(["wait", "--artifact", &url, "--timeout", "60s"])).assert_ok();
+    run(as_ci().arg("status")).assert_ok();
+    assert!(applied(
+        &bed.get(KS, "Kustomization", "apps").expect("ks"),
+        &digest
+    ));
+
+    // Without patch on kustomizations: the documented error.
+    let mut rules = ci_role_rules();
+    rules[2]["verbs"] = json!(["get", "list", "watch"]);
+    let weak = bed
+        .cluster
+        .service_account_kubeconfig(&bed.ns, "weak", rules, "weak")
+        .expect("service account");
+    let weak_kc = bed.dir.path().join("weak.kubeconfig");
+    std::fs::write(&weak_kc, weak).expect("write");
+    let (url2, _) = plugin_push(
+        &bed,
+        "apps",
+        "latest",
+        &[("cm.yaml", &configmap("one", "v2"))],
+    );
+    let r = run(crate::common::plugin(bed.dir.path())
+        .arg("--kubeconfig")
+        .arg(&weak_kc)
+        .args(["trigger", "--artifact", &url2]));
+    r.assert_error(
+        4,
+        &format!(
+            "forbidden: cannot patch kustomizations in namespace \"{}\"",
+            bed.ns
+        ),
+        "docs/rbac.md",
+    );
+}
+
+#[test]
+fn real_cluster_starts_fast_and_names_its_versions() {
+    let Some(bed) = RealBed::start("startup") else {
+        return;
+    };
+    let c = bed.cluster;
+    assert!(
+        c.describe().contains("kube-apiserver v1."),
+        "{}",
+        c.describe()
+    );
+    let out = c
+        .kubectl_admin()
+        .args(["version", "-o", "json"])
+        .output()
+        .expect("kubectl version");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    eprintln!(
+        "server {} (started in {:.1} s)",
+        v["serverVersion"]["gitVersion"],
+        c.started_in.as_secs_f64()
+    );
+    assert!(
+        c.started_in < Duration::from_secs(30),
+        "start-up took {:?}",
+        c.started_in
+    );
+    // kube-controller-manager runs: a deleted namespace goes away (its
+    // namespace controller empties and finalizes it).
+    if bed.require("kube-controller-manager") {
+        let ns = format!("{}-gone", bed.ns);
+        bed.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+        bed.apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "x", "namespace": ns}}));
+        c.delete_namespace(&ns);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.get("v1", "Namespace", "", &ns).is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "namespace {ns} not deleted:\n{}",
+                c.log_tail("kube-controller-manager", 20)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
