@@ -16,5 +16,6 @@ mod secrets;
 mod status;
 mod tag;
 mod trigger;
+mod verdict_scenarios;
 mod wait;
 mod wait_scenarios;

@@ -298,7 +298,6 @@ fn real_broken_manifest_fails_with_kustomize_controllers_message() {
 }
 
 #[test]
-#[ignore = "plugin bug on real Flux: wait fails on the shipped Kustomization's transient Ready=False ArtifactFailed \"Source artifact not found, retrying in 2s\" (its OCIRepository, shipped in the same artifact, has not fetched yet); reported to the lead"]
 fn real_ocirepository_shipped_together_with_its_consumers() {
     let Some(bed) = RealBed::start("shipped-source") else {
         return;

@@ -104,7 +104,11 @@ fn tag_resolution_errors() {
         "--artifact",
         "oci://127.0.0.1:1/demo/apps:v1",
     ]));
-    r.assert_error(4, "cannot resolve oci://127.0.0.1:1/demo/apps:v1", "ARTIFACT_URL");
+    r.assert_error(
+        4,
+        "cannot resolve oci://127.0.0.1:1/demo/apps:v1",
+        "ARTIFACT_URL",
+    );
 }
 
 /// KC-BUILD: a manifest that does not build fails the wait with the
@@ -119,7 +123,10 @@ fn broken_manifest_fails_fast_with_the_controllers_message() {
     let d2 = bed.push(
         "demo/apps",
         "latest",
-        &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n")],
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n",
+        )],
     );
     let r = run(bed
         .plugin()
@@ -173,7 +180,13 @@ fn new_source_shipped_with_its_consumer_is_waited_through() {
         .as_array()
         .expect("objects")
         .iter()
-        .map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or(""), o["name"].as_str().unwrap_or("")))
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert!(
         names.iter().any(|n| n == "Kustomization/child"),

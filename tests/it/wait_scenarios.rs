@@ -213,7 +213,8 @@ fn reconciliation_and_health_check_failures() {
     r.assert_error(3, "timed out", "");
     assert!(
         r.stderr.contains("retrying: health check failed")
-            || r.stderr.contains("retrying: the ConfigMap never became healthy"),
+            || r.stderr
+                .contains("retrying: the ConfigMap never became healthy"),
         "{}",
         r.stderr
     );
