@@ -622,7 +622,7 @@ _kubectl__gitlab_flux() {
             return 0
             ;;
         kubectl__subcmd__gitlab_flux__subcmd__trigger)
-            opts="-A -n -o -v -h -V --artifact --dependents --all-namespaces --force --reset --fail-on-suspended --receiver --receiver-type --token-file --token-env --dotenv --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version"
+            opts="-A -n -o -v -h -V --artifact --dependents --all-namespaces --force --reset --fail-on-suspended --receiver --receiver-type --gitlab-event --token-file --token-env --dotenv --kubeconfig --context --agent --namespace --request-timeout --output --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -638,6 +638,10 @@ _kubectl__gitlab_flux() {
                     ;;
                 --receiver-type)
                     COMPREPLY=($(compgen -W "generic generic-hmac gitlab" -- "${cur}"))
+                    return 0
+                    ;;
+                --gitlab-event)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --token-file)

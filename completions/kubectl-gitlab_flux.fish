@@ -126,6 +126,7 @@ complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand 
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l receiver-type -d 'How the Receiver validates calls' -r -f -a "generic\t'No validation beyond the secret path'
 generic-hmac\t'X-Signature: sha256=<HMAC of the body>'
 gitlab\t'X-Gitlab-Token: <token>'"
+complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l gitlab-event -d 'The X-Gitlab-Event a gitlab Receiver is called with; it must be one of its spec.events, when it lists some' -r
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l token-file -d 'Read the Receiver token from FILE' -r -F
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l token-env -d 'Read the Receiver token from the environment variable NAME (default: stdin)' -r
 complete -c kubectl-gitlab_flux -n "__fish_kubectl_gitlab_flux_using_subcommand trigger" -l dotenv -d 'Write KEY=VALUE lines (FLUX_RECONCILE_TOKEN, …) for GitLab\'s artifacts:reports:dotenv' -r -F

@@ -157,6 +157,7 @@ _arguments "${_arguments_options[@]}" : \
 '--receiver-type=[How the Receiver validates calls]:RECEIVER_TYPE:((generic\:"No validation beyond the secret path"
 generic-hmac\:"X-Signature\: sha256=<HMAC of the body>"
 gitlab\:"X-Gitlab-Token\: <token>"))' \
+'--gitlab-event=[The X-Gitlab-Event a gitlab Receiver is called with; it must be one of its spec.events, when it lists some]:EVENT:_default' \
 '(--token-env)--token-file=[Read the Receiver token from FILE]:FILE:_files' \
 '--token-env=[Read the Receiver token from the environment variable NAME (default\: stdin)]:NAME:_default' \
 '--dotenv=[Write KEY=VALUE lines (FLUX_RECONCILE_TOKEN, …) for GitLab'\''s artifacts\:reports\:dotenv]:FILE:_files' \

@@ -35,6 +35,15 @@ pub struct TriggerArgs {
     #[arg(long, value_enum, default_value_t = ReceiverType::GenericHmac, help_heading = "Webhook")]
     pub receiver_type: ReceiverType,
 
+    /// The X-Gitlab-Event a gitlab Receiver is called with; it must be one of its spec.events, when it lists some
+    #[arg(
+        long,
+        value_name = "EVENT",
+        default_value = "Push Hook",
+        help_heading = "Webhook"
+    )]
+    pub gitlab_event: String,
+
     /// Read the Receiver token from FILE
     #[arg(
         long,

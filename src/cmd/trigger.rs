@@ -309,11 +309,11 @@ async fn webhook(args: &TriggerArgs, url: &str, kind: ReceiverType) -> Result<Tr
             );
         }
         ReceiverType::Gitlab => {
-            // notification-controller checks X-Gitlab-Event only against
-            // spec.events, when the Receiver lists some.
+            // NC-GITLAB: notification-controller checks X-Gitlab-Event
+            // against spec.events (case-insensitively), when it lists some.
             req = req
                 .header("X-Gitlab-Token", token.as_str())
-                .header("X-Gitlab-Event", "Push Hook");
+                .header("X-Gitlab-Event", args.gitlab_event.as_str());
         }
     }
     let shown = redact_url(&parsed);
@@ -336,7 +336,12 @@ async fn webhook(args: &TriggerArgs, url: &str, kind: ReceiverType) -> Result<Tr
     })?;
     let status = resp.status().as_u16();
     if status != 200 {
-        return Err(webhook_status_error(status, &shown, kind));
+        return Err(webhook_status_error(
+            status,
+            &shown,
+            kind,
+            &args.gitlab_event,
+        ));
     }
     Ok(TriggerReport {
         token: None,
@@ -352,8 +357,18 @@ async fn webhook(args: &TriggerArgs, url: &str, kind: ReceiverType) -> Result<Tr
     })
 }
 
-fn webhook_status_error(status: u16, shown: &str, kind: ReceiverType) -> Error {
+fn webhook_status_error(status: u16, shown: &str, kind: ReceiverType, event: &str) -> Error {
     match status {
+        // NC-GITLAB, NC-CODES: a gitlab Receiver answers the same empty 400
+        // to a wrong token and to an event its spec.events does not list.
+        400 if kind == ReceiverType::Gitlab => Error::other(
+            ExitCode::Unavailable,
+            format!(
+                "the Receiver at {shown} rejected the call (400): the token does not match, \
+                 or its spec.events does not list the event {event:?}"
+            ),
+            Some("check that the token is the Receiver Secret's `token`, and pass --gitlab-event with one of the Receiver's spec.events (kubectl get receiver NAME -o jsonpath='{.spec.events}')".to_string()),
+        ),
         400 | 401 | 403 => Error::other(
             ExitCode::Unavailable,
             format!("the Receiver at {shown} rejected the call ({status}): the signature or token does not match"),

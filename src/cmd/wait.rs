@@ -158,15 +158,20 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
             &namespace_hint
         },
     )?;
-    // A tag alone is resolved to its digest now: the wait is then exact
-    // even when Flux still holds what the tag pointed at before.
-    if let Some(a) = &plan.target.artifact {
-        plan.target.artifact = Some(super::resolve::pin(a).await?);
-    }
     let started = Instant::now();
     let started_at = jiff::Timestamp::now();
     let clusters = session.clusters().await?;
     let multi = clusters.len() > 1;
+    let mut discovered = Vec::new();
+    for cluster in &clusters {
+        discovered.push(FluxApi::discover(cluster).await?);
+    }
+    // A tag alone is resolved to its digest now (once the clusters are
+    // known to serve Flux): the wait is then exact even when Flux still
+    // holds what the tag pointed at before.
+    if let Some(a) = &plan.target.artifact {
+        plan.target.artifact = Some(super::resolve::pin(a).await?);
+    }
 
     let mut apis = Vec::new();
     let mut cache: HashMap<Key, Value> = HashMap::new();
@@ -176,8 +181,7 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
     // Watches that continue from the selection's lists instead of listing
     // the same objects again (thousands with -A).
     let mut resume: HashMap<WatchScope, String> = HashMap::new();
-    for (i, cluster) in clusters.iter().enumerate() {
-        let api = FluxApi::discover(cluster).await?;
+    for (i, (cluster, api)) in clusters.iter().zip(discovered).enumerate() {
         let selection = targets::select(&api, &plan.target, cluster.namespace()).await?;
         for (r, obj) in selection.objects {
             let key = Key::flux(i, &r);

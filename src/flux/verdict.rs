@@ -195,9 +195,10 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
             // HC-MUTATE, HC-VALUES and the rest
             _ => Class::Terminal,
         },
-        // SC-FETCH: a source that cannot pull is retried at its interval;
-        // a wait on it fails only when the failure is tied to us.
-        _ => Class::Terminal,
+        // SC-FETCH: source-controller retries every failed pull with
+        // backoff (a tag not pushed yet, a registry outage, credentials
+        // being rotated) and stalls only on what no retry fixes.
+        _ => Class::Transient,
     }
 }
 
@@ -355,15 +356,7 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         && at_generation(r)
         && ours(r)
     {
-        // SC-FETCH: a source that should fetch a digest known to exist in
-        // the registry retries its pulls with backoff (a 404 from before
-        // the push, a registry outage): only Stalled is final for it.
-        let class = if !consumer && exp.digest.is_some() {
-            Class::Transient
-        } else {
-            classify(kind, r.reason, r.message)
-        };
-        match class {
+        match classify(kind, r.reason, r.message) {
             Class::Terminal => {
                 return Verdict::new(Phase::Failed, r.reason, r.message, revision);
             }
@@ -1027,6 +1020,36 @@ mod tests {
             ..Default::default()
         };
         assert!(!evaluate(FluxKind::Kustomization, &obj, &e).phase.is_final());
+    }
+
+    #[test]
+    fn sc_fetch_pull_failures_are_retried_stalled_is_final() {
+        // SC-FETCH: backoff on pull failures, Stalled only for URLInvalid.
+        let repo = |conds: Vec<Value>| {
+            json!({"metadata": {"generation": 1}, "spec": {},
+                   "status": {"observedGeneration": 1, "conditions": conds}})
+        };
+        let e = Expectation {
+            started_at: Some(ts("2026-11-21T09:00:00Z")),
+            ..Default::default()
+        };
+        let pull = repo(vec![
+            json!({"type": "Ready", "status": "False", "reason": "OCIArtifactPullFailed",
+            "message": "failed to determine artifact digest: 404", "observedGeneration": 1,
+            "lastTransitionTime": "2026-11-21T10:00:00Z"}),
+        ]);
+        assert_eq!(
+            evaluate(FluxKind::OciRepository, &pull, &e).phase,
+            Phase::Progressing
+        );
+        let stalled = repo(vec![
+            json!({"type": "Ready", "status": "False", "reason": "URLInvalid", "message": "bad url", "observedGeneration": 1}),
+            json!({"type": "Stalled", "status": "True", "reason": "URLInvalid", "message": "bad url", "observedGeneration": 1}),
+        ]);
+        assert_eq!(
+            evaluate(FluxKind::OciRepository, &stalled, &e).phase,
+            Phase::Failed
+        );
     }
 
     #[test]

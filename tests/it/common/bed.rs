@@ -47,6 +47,7 @@ impl Bed {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, api.kubeconfig("testbed", Some(NS))).expect("kubeconfig");
+        eprintln!("backend: emulator (API emulator + Flux simulator)");
         Some(Bed {
             sim,
             api,
