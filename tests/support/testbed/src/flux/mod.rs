@@ -401,12 +401,26 @@ async fn worker(sh: Arc<Shared>, key: ObjKey, notify: Arc<Notify>) {
             // changes the spec (a new generation), which triggers a
             // reconcile. kustomize- and helm-controller still record a
             // reconcile request as handled (their deferred status patch).
-            if matches!(key.kind, FluxKind::Kustomization | FluxKind::HelmRelease)
-                && util::has_pending_request(&obj)
-            {
+            // KC-SUSPEND: token, and when Ready is True, Reconciling removed
+            // and observedGeneration recorded; HC-SUSPEND: token and
+            // observedGeneration regardless of Ready.
+            if matches!(key.kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
                 let mut status = util::status_map(&obj);
                 util::handle_request(&obj, &mut status);
-                sh.write_status(&key, status);
+                let ready_true = util::condition(&status, "Ready")
+                    .and_then(|c| c.get("status"))
+                    .and_then(Value::as_str)
+                    == Some("True");
+                let generation = util::generation_of(&obj);
+                if key.kind == FluxKind::HelmRelease || ready_true {
+                    if ready_true {
+                        util::remove_condition(&mut status, "Reconciling");
+                    }
+                    status.insert("observedGeneration".into(), serde_json::json!(generation));
+                }
+                if obj.get("status").and_then(Value::as_object) != Some(&status) {
+                    sh.write_status(&key, status);
+                }
             }
             st.last_generation = Some(util::generation_of(&obj));
             st.next_due = None;

@@ -12,8 +12,11 @@
 //!   leading zeros) and `+metadata`.
 //! - [`Version::loose`]: an optional `v`, missing minor/patch read as 0
 //!   (`1.2` is 1.2.0), leading zeros tolerated in the numeric parts.
-//! - [`Version::tag`]: a tag is a version only if it is strict after one
-//!   optional leading `v` (`v1.3`, `2025.02.03` are not; `2025.2.3` is).
+//! - [`Version::tag`]: a tag is a version only if it has at least two dots
+//!   and parses leniently (`v1.3`, `1.2.3.4` are not; `2025.02.03`,
+//!   `v2025.2.3`, `1.2-rc.1` are). Note: the issue text said "strict
+//!   semver"; fluxcd/pkg version/v0.16.0 (used by source-controller v1.9)
+//!   dropped the strict check.
 //! - [`Constraints`]: `=`, `!=`, `>`, `<`, `>=`, `=>`, `<=`, `=<`, `~`, `~>`,
 //!   `^`, bare versions (equality, or `~` when partial/wildcarded), `x`/`X`/`*`
 //!   wildcards, hyphen ranges `A - B`, AND by comma or whitespace, OR by `||`.
@@ -165,10 +168,14 @@ impl Version {
         })
     }
 
-    /// A registry tag as source-controller reads it (fluxcd/pkg
-    /// `version.ParseVersion`): strict after one optional leading `v`.
+    /// A registry tag as source-controller v1.9 reads it (fluxcd/pkg
+    /// version/v0.16.0 `ParseVersion`, SC-SEMVER): at least two dots, then
+    /// the lenient parser (so `2025.02.03` and `1.2-rc.1` are versions,
+    /// `v1.3` and `1.2.3.4` are not).
     pub fn tag(v: &str) -> Option<Version> {
-        Version::strict(v.strip_prefix('v').unwrap_or(v))?;
+        if v.splitn(3, '.').count() != 3 {
+            return None;
+        }
         Version::loose(v)
     }
 
@@ -512,7 +519,14 @@ mod tests {
         assert!(Version::tag("v1.2.3").is_some());
         assert!(Version::tag("2025.2.3").is_some());
         assert!(Version::tag("v1.3").is_none());
-        assert!(Version::tag("2025.02.03").is_none());
+        assert!(Version::tag("1.2").is_none());
+        assert!(Version::tag("v1").is_none());
+        // fluxcd/pkg version/v0.16.0: leading zeros and `1.2-rc.1` pass.
+        assert!(Version::tag("2025.02.03").is_some());
+        assert_eq!(
+            Version::tag("1.2-rc.1").map(|v| (v.minor, v.patch, v.pre)),
+            Some((2, 0, "rc.1".into()))
+        );
         assert!(Version::tag("1.2.3.4").is_none());
         assert!(Version::tag("latest").is_none());
         assert!(Version::tag("1.2.3-rc.01").is_none());
@@ -650,7 +664,8 @@ mod tests {
             select_tag(&t, ">=1.0.0 <2.0.0", None, None),
             Ok("v1.10.0".into())
         );
-        assert_eq!(select_tag(&t, "*", None, None), Ok("2.0.0".into()));
+        assert_eq!(select_tag(&t, "<3", None, None), Ok("2.0.0".into()));
+        assert_eq!(select_tag(&t, "*", None, None), Ok("2025.02.03".into()));
         assert_eq!(
             select_tag(&t, "~1.3", None, None),
             Err("no match found for semver: ~1.3".into())
@@ -663,7 +678,10 @@ mod tests {
             select_tag(&t, ">=1.0.0", Some("^1\\.[0-2]"), None),
             Ok("1.2.0".into())
         );
-        assert_eq!(select_tag(&t, ">=2025.0.0", None, None).ok(), None);
+        assert_eq!(
+            select_tag(&t, ">=2025.0.0", None, None),
+            Ok("2025.02.03".into())
+        );
         let t = tags(&["2025.2.3", "1.0.0"]);
         assert_eq!(
             select_tag(&t, ">=2025.0.0", None, None),
