@@ -299,3 +299,160 @@ fn helmrelease_depends_on() {
         wait::ready_is(o, "True", "InstallSucceeded")
     });
 }
+
+/// Put the manifest `digest` of charts/web under another tag.
+fn retag(bed: &Bed, digest: &str, tag: &str) {
+    let base = bed.registry.base_url();
+    let m = testbed::oci::pull_manifest(&base, "charts/web", digest).expect("pull manifest");
+    let url = format!("{base}/v2/charts/web/manifests/{tag}");
+    let code = testbed::oci::block_on(async move {
+        reqwest::Client::new()
+            .put(&url)
+            .header("Content-Type", m.media_type)
+            .body(m.bytes)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    });
+    assert_eq!(code, 201, "retag {tag}");
+}
+
+fn create_tag_source(bed: &Bed, tag: &str) {
+    bed.store
+        .create(json!({
+            "apiVersion": OCI, "kind": "OCIRepository",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {
+                "url": bed.oci_url("charts/web"), "interval": "10m",
+                "ref": {"tag": tag},
+                "layerSelector": {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy"},
+            },
+        }))
+        .expect("create OCIRepository");
+}
+
+#[test]
+fn chartref_on_a_non_semver_tag_records_the_full_revision() {
+    let Some(bed) = Bed::start() else { return };
+    let digest = push_chart(&bed, "1.4.0", &[]);
+    retag(&bed, &digest, "main");
+    create_tag_source(&bed, "main");
+    create_release(&bed, json!({}));
+    // HC-CHARTREF / HC-MUTATE: version <chart>+<12 hex>, digest = the whole
+    // `main@sha256:…` revision, also in the history snapshot.
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::ready_is(o, "True", "InstallSucceeded")
+    });
+    let want_version = format!("1.4.0+{}", short(&digest));
+    let want_digest = format!("main@{digest}");
+    assert_eq!(
+        status_str(&hr, "lastAttemptedRevision"),
+        Some(want_version.as_str())
+    );
+    assert_eq!(
+        status_str(&hr, "lastAttemptedRevisionDigest"),
+        Some(want_digest.as_str())
+    );
+    assert_eq!(hr["status"]["history"][0]["ociDigest"], json!(want_digest));
+    assert_eq!(
+        hr["status"]["history"][0]["chartVersion"],
+        json!(want_version)
+    );
+}
+
+#[test]
+fn chart_version_differing_from_its_semver_tag_is_a_chart_mutate_error() {
+    let Some(bed) = Bed::start() else { return };
+    let digest = push_chart(&bed, "1.4.0", &[]);
+    retag(&bed, &digest, "1.5.0");
+    create_tag_source(&bed, "1.5.0");
+    create_release(&bed, json!({}));
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::ready_is(o, "False", "ChartMutateError")
+    });
+    let (_, _, msg) = wait::ready(&hr).unwrap_or_default();
+    assert_eq!(
+        msg,
+        "artifact revision 1.5.0 does not match chart version 1.4.0"
+    );
+    // Before any lastAttempted* field.
+    for f in [
+        "lastAttemptedRevision",
+        "lastAttemptedRevisionDigest",
+        "lastAttemptedGeneration",
+    ] {
+        assert!(hr["status"].get(f).is_none(), "{f}: {hr}");
+    }
+    let (_, r, m) = wait::condition(&hr, "Reconciling").unwrap_or_default();
+    assert_eq!(
+        (r.as_str(), m.as_str()),
+        ("Progressing", "Fulfilling prerequisites")
+    );
+}
+
+#[test]
+fn new_release_waits_for_its_source_then_default_retries_stall_and_a_fix_clears_it() {
+    let Some(bed) = Bed::start_with(|c| c.helm_max_retries = 0) else {
+        return;
+    };
+    // HC-SRC: the source exists but has no artifact yet (nothing pushed).
+    create_chart_source(&bed);
+    create_release(&bed, json!({}));
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::ready_is(o, "False", "SourceNotReady")
+    });
+    let (_, _, msg) = wait::ready(&hr).unwrap_or_default();
+    assert!(
+        msg.starts_with("OCIRepository 'flux-system/web' is not ready: "),
+        "{msg}"
+    );
+    // A broken chart: with 0 retries the first failure stalls (HC-REMEDIATION).
+    push_chart(&bed, "1.0.0", &[("sim.gitlab-flux.io/fail", "true")]);
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::condition(o, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == "RetriesExceeded")
+    });
+    let (_, _, m) = wait::condition(&hr, "Stalled").unwrap_or_default();
+    assert_eq!(m, "Failed to install after 1 attempt(s)");
+    assert!(wait::condition(&hr, "Reconciling").is_none());
+    // HC-STALLCLEAR: a fixed chart clears Stalled and the counters.
+    let fixed = push_chart(&bed, "1.0.1", &[]);
+    bed.store
+        .merge_patch(
+            OCI,
+            "OCIRepository",
+            NS,
+            "web",
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}}),
+        )
+        .expect("request source reconcile");
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::ready_is(o, "True", "InstallSucceeded")
+    });
+    assert!(wait::condition(&hr, "Stalled").is_none());
+    let want = format!("1.0.1+{}", short(&fixed));
+    assert_eq!(
+        status_str(&hr, "lastAttemptedRevision"),
+        Some(want.as_str())
+    );
+}
+
+#[test]
+fn upgrade_with_retries_left_is_progressing_with_retry_then_succeeds() {
+    let Some(bed) = Bed::start() else { return };
+    push_chart(&bed, "1.0.0", &[]);
+    create_chart_source(&bed);
+    create_release(
+        &bed,
+        json!({"values": {"simFailTimes": 1}, "upgrade": {"remediation": {"retries": 2}},
+               "install": {"remediation": {"retries": 2}}}),
+    );
+    let hr = bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::condition(o, "Reconciling").is_some_and(|(_, r, _)| r == "ProgressingWithRetry")
+    });
+    let (_, r, _) = wait::ready(&hr).unwrap_or_default();
+    assert_eq!(r, "InstallFailed");
+    bed.wait(HR, "HelmRelease", "web", |o| {
+        wait::ready_is(o, "True", "InstallSucceeded")
+    });
+}

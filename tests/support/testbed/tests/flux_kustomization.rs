@@ -292,8 +292,15 @@ fn dependency_chain_waits_for_the_dependency() {
     let b = bed.wait(KS, "Kustomization", "b", |o| {
         wait::ready_is(o, "False", "DependencyNotReady")
     });
+    // KC-DEP: a missing dependency is named with the API's NotFound error;
+    // no Reconciling condition yet (the check precedes MarkReconciling).
     let (_, _, msg) = wait::ready(&b).unwrap_or_default();
-    assert_eq!(msg, "dependency 'flux-system/a' is not ready");
+    assert_eq!(
+        msg,
+        "dependency 'flux-system/a' not found: kustomizations.kustomize.toolkit.fluxcd.io \"a\" not found"
+    );
+    assert!(wait::condition(&b, "Reconciling").is_none());
+    assert!(status_str(&b, "lastAttemptedRevision").is_none());
     assert!(bed.store.get("v1", "ConfigMap", NS, "b").is_none());
 
     bed.create_source("a", "demo/a", json!({}));
@@ -333,11 +340,14 @@ fn suspended_kustomization_is_not_reconciled_until_resumed() {
         .store
         .get(KS, "Kustomization", NS, "susp")
         .unwrap_or_default();
-    assert!(
-        ks.get("status")
-            .is_none_or(|s| s.get("lastHandledReconcileAt").is_none()),
+    // KC-SUSPEND / KC-TOKEN: nothing is reconciled, but the deferred status
+    // patch still records the request as handled.
+    assert_eq!(
+        status_str(&ks, "lastHandledReconcileAt"),
+        Some("ignored"),
         "{ks}"
     );
+    assert!(ks.pointer("/status/conditions").is_none(), "{ks}");
     assert!(bed.store.get("v1", "ConfigMap", NS, "s").is_none());
 
     bed.store
@@ -497,4 +507,142 @@ fn helmrelease_shipped_in_an_artifact_is_created_and_reconciled() {
         status_str(&hr, "lastAttemptedRevisionDigest"),
         Some(chart_digest.as_str())
     );
+}
+
+#[test]
+fn missing_path_fails_before_last_attempted_revision() {
+    let Some(bed) = Bed::start() else { return };
+    bed.push(
+        "demo/nopath",
+        "latest",
+        &[("apps/a.yaml", &configmap("a", ""))],
+        "main@sha1:n",
+    );
+    bed.create_source("nopath", "demo/nopath", json!({}));
+    bed.create_ks("nopath", "nopath", json!({"path": "./clusters/prod"}));
+    // KC-PATH: ArtifactFailed "kustomization path not found: stat …".
+    let ks = bed.wait(KS, "Kustomization", "nopath", |o| {
+        wait::ready(o).is_some_and(|(_, _, m)| m.starts_with("kustomization path"))
+    });
+    let (_, _, msg) = wait::ready(&ks).unwrap_or_default();
+    assert!(
+        msg.starts_with("kustomization path not found: stat /tmp/kustomization-")
+            && msg.ends_with("/clusters/prod: no such file or directory"),
+        "{msg}"
+    );
+    // KC-ATTEMPT: nothing attempted yet; KC-RETRY: the Reconciling condition
+    // keeps its "Fetching manifests" message, reason ProgressingWithRetry.
+    assert!(status_str(&ks, "lastAttemptedRevision").is_none(), "{ks}");
+    let (s, r, m) = wait::condition(&ks, "Reconciling").unwrap_or_default();
+    assert_eq!((s.as_str(), r.as_str()), ("True", "ProgressingWithRetry"));
+    assert!(
+        m.starts_with("Fetching manifests for revision latest@sha256:"),
+        "{m}"
+    );
+    assert!(ks.pointer("/status/observedGeneration").is_none());
+}
+
+#[test]
+fn consumer_created_before_its_source_waits_then_applies() {
+    let Some(bed) = Bed::start() else { return };
+    let d = bed.push(
+        "demo/late",
+        "latest",
+        &[("a.yaml", &configmap("late", ""))],
+        "main@sha1:l",
+    );
+    // KC-SRC: the source does not exist yet, then has no artifact yet.
+    bed.create_ks("late", "late", json!({}));
+    let ks = bed.wait(KS, "Kustomization", "late", |o| {
+        wait::ready_is(o, "False", "ArtifactFailed")
+    });
+    let (_, _, msg) = wait::ready(&ks).unwrap_or_default();
+    assert_eq!(
+        msg,
+        "ocirepositories.source.toolkit.fluxcd.io \"late\" not found"
+    );
+    bed.store
+        .create(json!({
+            "apiVersion": OCI, "kind": "OCIRepository",
+            "metadata": {"name": "late", "namespace": NS,
+                         "annotations": {"sim.gitlab-flux.io/pull-delay": "1s"}},
+            "spec": {"url": bed.oci_url("demo/late"), "interval": "10m"},
+        }))
+        .expect("create OCIRepository");
+    // A consumer created while the source has no artifact yet.
+    bed.create_ks("later", "late", json!({}));
+    let ks = bed.wait(KS, "Kustomization", "later", |o| {
+        wait::ready(o)
+            .is_some_and(|(_, _, m)| m.starts_with("Source artifact not found, retrying in"))
+    });
+    let (_, _, msg) = wait::ready(&ks).unwrap_or_default();
+    assert_eq!(msg, "Source artifact not found, retrying in 300ms");
+    // SC-FETCH: during the slow pull the source announces the new revision.
+    let src = bed.wait(OCI, "OCIRepository", "late", |o| {
+        wait::condition(o, "Reconciling").is_some()
+    });
+    let (_, reason, m) = wait::condition(&src, "Reconciling").unwrap_or_default();
+    assert_eq!(reason, "Progressing");
+    assert!(
+        m.starts_with("building artifact: new revision 'latest@sha256:"),
+        "{m}"
+    );
+    assert!(src.pointer("/status/artifact").is_none());
+    bed.wait_ks_applied("late", &format!("latest@{d}"));
+    bed.wait_ks_applied("later", &format!("latest@{d}"));
+}
+
+#[test]
+fn health_check_that_passes_late_retries_then_succeeds() {
+    let Some(bed) = Bed::start() else { return };
+    let meta = "  annotations:\n    sim.gitlab-flux.io/fail: HealthCheckFailed\n    sim.gitlab-flux.io/fail-times: \"2\"\n";
+    let d = bed.push(
+        "demo/slow",
+        "latest",
+        &[("a.yaml", &configmap("slow", meta))],
+        "main@sha1:s",
+    );
+    bed.create_source("slow", "demo/slow", json!({}));
+    bed.create_ks(
+        "slow",
+        "slow",
+        json!({"retryInterval": "300ms", "wait": true}),
+    );
+    // KC-HEALTH / KC-RETRY: Ready False HealthCheckFailed while Reconciling
+    // says ProgressingWithRetry ("Running health checks ...").
+    let ks = bed.wait(KS, "Kustomization", "slow", |o| {
+        wait::ready_is(o, "False", "HealthCheckFailed")
+    });
+    let (s, r, m) = wait::condition(&ks, "Reconciling").unwrap_or_default();
+    assert_eq!((s.as_str(), r.as_str()), ("True", "ProgressingWithRetry"));
+    assert!(m.starts_with("Running health checks for revision"), "{m}");
+    assert!(wait::condition(&ks, "Stalled").is_none());
+    let (hs, hr, _) = wait::condition(&ks, "Healthy").unwrap_or_default();
+    assert_eq!((hs.as_str(), hr.as_str()), ("False", "HealthCheckFailed"));
+    let rev = format!("latest@{d}");
+    assert_eq!(status_str(&ks, "lastAttemptedRevision"), Some(rev.as_str()));
+    let ks = bed.wait_ks_applied("slow", &rev);
+    assert!(wait::condition(&ks, "Reconciling").is_none());
+    let (hs, _, _) = wait::condition(&ks, "Healthy").unwrap_or_default();
+    assert_eq!(hs, "True");
+}
+
+#[test]
+fn transient_apply_failure_succeeds_on_retry() {
+    let Some(bed) = Bed::start() else { return };
+    let meta = "  annotations:\n    sim.gitlab-flux.io/fail: ReconciliationFailed\n    sim.gitlab-flux.io/fail-times: \"1\"\n    sim.gitlab-flux.io/message: 'Widget/flux-system/w dry-run failed: no matches for kind \"Widget\"'\n";
+    let d = bed.push(
+        "demo/crd",
+        "latest",
+        &[("a.yaml", &configmap("crd", meta))],
+        "main@sha1:c",
+    );
+    bed.create_source("crd", "demo/crd", json!({}));
+    bed.create_ks("crd", "crd", json!({"retryInterval": "300ms"}));
+    let ks = bed.wait(KS, "Kustomization", "crd", |o| {
+        wait::ready_is(o, "False", "ReconciliationFailed")
+    });
+    let (_, r, _) = wait::condition(&ks, "Reconciling").unwrap_or_default();
+    assert_eq!(r, "ProgressingWithRetry");
+    bed.wait_ks_applied("crd", &format!("latest@{d}"));
 }

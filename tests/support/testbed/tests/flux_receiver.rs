@@ -105,7 +105,8 @@ fn generic_hmac_receiver_annotates_resources() {
     assert_eq!(post(&url, &[("X-Signature", &sign(body))], body), 200);
     let src = bed.wait(OCI, "OCIRepository", "hook", |o| requested_at(o).is_some());
     let at = requested_at(&src).unwrap_or_default().to_string();
-    assert!(at.ends_with('Z') && at.contains('T'), "{at}");
+    // NC-ANNOTATE: notification-controller writes `metav1.Now().String()`.
+    assert!(at.contains(" +0000 UTC m=+"), "{at}");
     let src = bed.wait(OCI, "OCIRepository", "hook", |o| {
         status_str(o, "lastHandledReconcileAt") == Some(at.as_str())
     });
@@ -169,4 +170,68 @@ fn gitlab_receiver_checks_the_token_and_suspend() {
         )
         .expect("suspend");
     assert_eq!(post(&url, &[("X-Gitlab-Token", TOKEN)], b"{}"), 503);
+}
+
+#[test]
+fn gitlab_receiver_rejects_events_not_listed() {
+    let Some(bed) = Bed::start() else { return };
+    bed.store
+        .create(json!({
+            "apiVersion": KS, "kind": "Kustomization",
+            "metadata": {"name": "ev", "namespace": NS},
+            "spec": {"interval": "10m", "sourceRef": {"kind": "OCIRepository", "name": "none"}, "suspend": true},
+        }))
+        .expect("create");
+    let path = create_receiver(
+        &bed,
+        "glev",
+        "gitlab",
+        json!([{"kind": "Kustomization", "name": "ev"}]),
+    );
+    bed.store
+        .merge_patch(
+            RCV,
+            "Receiver",
+            NS,
+            "glev",
+            json!({"spec": {"events": ["Tag Push Hook"]}}),
+        )
+        .expect("events");
+    bed.wait(RCV, "Receiver", "glev", |o| {
+        o.pointer("/status/observedGeneration") == o.pointer("/metadata/generation")
+    });
+    let url = format!("{}{path}", bed.sim.receiver_url());
+    // NC-GITLAB: an event not in spec.events is a 400 (empty body, NC-CODES).
+    assert_eq!(
+        post(
+            &url,
+            &[("X-Gitlab-Token", TOKEN), ("X-Gitlab-Event", "Push Hook")],
+            b"{}"
+        ),
+        400
+    );
+    let ks = bed
+        .store
+        .get(KS, "Kustomization", NS, "ev")
+        .unwrap_or_default();
+    assert!(requested_at(&ks).is_none());
+    // Case-insensitive match.
+    assert_eq!(
+        post(
+            &url,
+            &[
+                ("X-Gitlab-Token", TOKEN),
+                ("X-Gitlab-Event", "tag push hook")
+            ],
+            b"{}"
+        ),
+        200
+    );
+    let ks = bed
+        .store
+        .get(KS, "Kustomization", NS, "ev")
+        .unwrap_or_default();
+    // NC-ANNOTATE: Go's time.Time String form.
+    let at = requested_at(&ks).unwrap_or_default();
+    assert!(at.contains(" +0000 UTC m=+"), "{at}");
 }

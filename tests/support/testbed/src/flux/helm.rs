@@ -10,7 +10,9 @@ use super::util::{
     self, FORCE_AT, REQUESTED_AT, RESET_AT, annotation, condition, generation_of, remove_condition,
     set_condition, status_map, str_at,
 };
-use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_MESSAGE, Shared, WorkerState};
+use super::{
+    ObjKey, SIM_DELAY, SIM_FAIL, SIM_FAIL_TIMES, SIM_MESSAGE, Shared, WorkerState, semver,
+};
 use crate::oci;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -129,53 +131,260 @@ pub(crate) fn read_chart(
     Ok((name, version, s("appVersion"), annotations))
 }
 
-fn resolve(sh: &Shared, src: &ChartSource) -> Result<ResolvedChart, (&'static str, String)> {
+/// Why a reconcile stopped before any release action.
+struct Halt {
+    reason: &'static str,
+    message: String,
+    /// Requeue after the dependency interval (waits), else back off.
+    wait: bool,
+    event: bool,
+}
+
+fn halt(reason: &'static str, message: String, wait: bool, event: bool) -> Halt {
+    Halt {
+        reason,
+        message,
+        wait,
+        event,
+    }
+}
+
+/// helm-controller `isReady` on the source (HC-SRC).
+fn source_ready(kind: &str, src: &Value) -> Result<(), String> {
+    let (ns, name) = (util::ns_of(src), util::name_of(src));
+    let st = status_map(src);
+    let observed = st.get("observedGeneration").and_then(Value::as_i64);
+    let cond = |t: &str, k: &str| -> Option<String> {
+        util::condition(&st, t)
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if observed != Some(generation_of(src)) {
+        let msg = if cond("Ready", "status").as_deref() == Some("False") {
+            cond("Ready", "message").unwrap_or_default()
+        } else {
+            "latest generation of object has not been reconciled".to_string()
+        };
+        return Err(format!("{kind} '{ns}/{name}' is not ready: {msg}"));
+    }
+    if cond("Stalled", "status").as_deref() == Some("True") {
+        return Err(format!(
+            "{kind} '{ns}/{name}' is not ready: {}",
+            cond("Stalled", "message").unwrap_or_default()
+        ));
+    }
+    if src.pointer("/status/artifact").is_none() {
+        return Err(format!(
+            "{kind} '{ns}/{name}' is not ready: does not have an artifact"
+        ));
+    }
+    Ok(())
+}
+
+/// helm-controller `mutateChartWithSourceRevision` for an OCIRepository
+/// revision (HC-MUTATE): returns the chart version to release and the
+/// digest recorded as `lastAttemptedRevisionDigest`.
+/// - `<semver tag>@<algo>:<hex>`: the tag (`_` read as `+`) must equal the
+///   chart version (precedence, so build metadata is ignored), else
+///   "artifact revision <tag> does not match chart version <v>"; version
+///   `<v>+<hex[..12]>`, digest `<algo>:<hex>`.
+/// - anything else (`main@sha256:…`, `sha256:…`): version `<v>+<12 hex
+///   after the last ':'>`, digest = the WHOLE revision.
+pub(crate) fn mutate_chart_version(
+    chart_version: &str,
+    revision: &str,
+) -> Result<(String, String), String> {
+    let ver = semver::Version::loose(chart_version)
+        .ok_or_else(|| format!("invalid chart version {chart_version}"))?;
+    let short = |rev: &str| -> Result<String, String> {
+        let parts: Vec<&str> = rev.split(':').collect();
+        match parts.as_slice() {
+            [_, hex] if hex.len() >= 12 => Ok(hex[..12].to_string()),
+            _ => Err(format!("invalid artifact revision {rev}")),
+        }
+    };
+    let semver_tag = revision
+        .split_once('@')
+        .and_then(|(tag, _)| semver::Version::loose(&tag.replace('_', "+")));
+    let (meta, digest) = match semver_tag {
+        Some(tag_ver) => {
+            let pair: Vec<&str> = revision.split('@').collect();
+            if pair.len() != 2 || tag_ver.precedence(&ver) != std::cmp::Ordering::Equal {
+                return Err(format!(
+                    "artifact revision {} does not match chart version {chart_version}",
+                    pair[0]
+                ));
+            }
+            (short(pair[1])?, pair[1].to_string())
+        }
+        None => (short(revision)?, revision.to_string()),
+    };
+    let mut v = ver;
+    v.metadata = meta;
+    Ok((v.render(), digest))
+}
+
+/// Source, readiness, values, chart and version mutation, in
+/// helm-controller `reconcileRelease`'s order.
+fn resolve(sh: &Shared, obj: &Value, src: &ChartSource) -> Result<(ResolvedChart, Value), Halt> {
+    let requeue = util::format_go_duration(sh.cfg.requeue_delay);
     match src {
-        ChartSource::Unsupported(m) => Err(("ArtifactFailed", m.clone())),
+        ChartSource::Unsupported(m) => Err(halt(
+            "ArtifactFailed",
+            format!("could not get Source object: {m}"),
+            false,
+            false,
+        )),
         ChartSource::Template { chart, version, .. } => {
-            let v = crate::flux::source::lenient_version(version)
-                .map(|v| v.to_string())
+            let values = values_of(sh, obj)?;
+            let v = semver::Version::loose(version)
+                .map(|v| v.render())
                 .unwrap_or_else(|| "0.1.0".to_string());
-            Ok(ResolvedChart {
-                name: chart.clone(),
-                version: v.clone(),
-                app_version: v,
-                annotations: Map::new(),
-                oci_digest: None,
-                source_revision: None,
-            })
+            Ok((
+                ResolvedChart {
+                    name: chart.clone(),
+                    version: v.clone(),
+                    app_version: v,
+                    annotations: Map::new(),
+                    oci_digest: None,
+                    source_revision: None,
+                },
+                values,
+            ))
         }
         ChartSource::Oci { ns, name } => {
+            // HC-SRC: a missing source is an error the controller backs off on.
             let src = sh
                 .store
                 .get("source.toolkit.fluxcd.io/v1", "OCIRepository", ns, name)
                 .ok_or_else(|| {
-                    (
+                    halt(
                         "ArtifactFailed",
-                        format!("could not get source object: OCIRepository.source.toolkit.fluxcd.io \"{name}\" not found"),
+                        format!("could not get Source object: ocirepositories.source.toolkit.fluxcd.io \"{name}\" not found"),
+                        false,
+                        false,
                     )
                 })?;
+            // HC-SRC: a source without artifact (or not reconciled) is a wait.
+            source_ready("OCIRepository", &src)
+                .map_err(|m| halt("SourceNotReady", m, true, false))?;
+            // HC-VALUES.
+            let values = values_of(sh, obj)?;
+            let revision = str_at(&src, "/status/artifact/revision").unwrap_or("");
             let art = sh
                 .artifact(ns, name)
-                .filter(|_| src.pointer("/status/artifact").is_some())
+                .filter(|a| a.revision == revision)
                 .ok_or_else(|| {
-                    (
-                        "SourceNotReady",
-                        format!("OCIRepository '{ns}/{name}' is not ready: artifact not found"),
+                    halt(
+                        "ArtifactFailed",
+                        format!("Source not ready: artifact not found. Retrying in {requeue}"),
+                        true,
+                        false,
                     )
                 })?;
             let (chart, version, app_version, annotations) =
-                read_chart(&art.layer).map_err(|m| ("ArtifactFailed", m))?;
-            let hex = art.manifest_digest.trim_start_matches("sha256:");
-            let short = hex.get(..12).unwrap_or(hex);
-            Ok(ResolvedChart {
-                name: chart,
-                version: format!("{version}+{short}"),
-                app_version,
-                annotations,
-                oci_digest: Some(art.manifest_digest.clone()),
-                source_revision: Some(art.revision.clone()),
-            })
+                read_chart(&art.layer).map_err(|m| {
+                    halt(
+                        "ArtifactFailed",
+                        format!("Could not load chart: {m}"),
+                        false,
+                        true,
+                    )
+                })?;
+            // HC-MUTATE / HC-CHARTREF.
+            let (version, digest) = mutate_chart_version(&version, &art.revision)
+                .map_err(|m| halt("ChartMutateError", m, false, false))?;
+            Ok((
+                ResolvedChart {
+                    name: chart,
+                    version,
+                    app_version,
+                    annotations,
+                    oci_digest: Some(digest),
+                    source_revision: Some(art.revision.clone()),
+                },
+                values,
+            ))
+        }
+    }
+}
+
+/// fluxcd/pkg chartutil `ChartValuesFromReferences` (HC-VALUES):
+/// `spec.valuesFrom` ConfigMaps/Secrets, then `spec.values`.
+fn values_of(sh: &Shared, obj: &Value) -> Result<Value, Halt> {
+    let ns = util::ns_of(obj);
+    let mut merged = Map::new();
+    let refs = obj
+        .pointer("/spec/valuesFrom")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for r in refs {
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+        let key = r
+            .get("valuesKey")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("values.yaml");
+        let optional = util::bool_at(&r, "/optional");
+        let what = format!(
+            "could not resolve{} {kind} chart values reference '{ns}/{name}' with key '{key}'",
+            if optional { " optional" } else { "" }
+        );
+        let fail = |m: String| halt("ValuesError", m, false, true);
+        let plural = match kind {
+            "ConfigMap" => "configmaps",
+            "Secret" => "secrets",
+            _ => return Err(fail(format!("{what}: unsupported values reference kind"))),
+        };
+        let Some(res) = sh.store.get("v1", kind, ns, name) else {
+            if optional {
+                continue;
+            }
+            return Err(fail(format!("{what}: {plural} \"{name}\" not found")));
+        };
+        let text = match kind {
+            "Secret" => res
+                .pointer(&format!("/data/{}", key.replace('/', "~1")))
+                .and_then(Value::as_str)
+                .and_then(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.decode(b).ok()
+                })
+                .and_then(|b| String::from_utf8(b).ok()),
+            _ => res
+                .get("data")
+                .and_then(|d| d.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let Some(text) = text else {
+            if optional {
+                continue;
+            }
+            return Err(fail(format!("{what}: key not found")));
+        };
+        let v: Value = serde_saphyr::from_str(&text)
+            .map_err(|e| fail(format!("{what}: failed to read values data: {e}")))?;
+        if let Value::Object(m) = v {
+            merge_values(&mut merged, m);
+        }
+    }
+    if let Some(Value::Object(m)) = obj.pointer("/spec/values").cloned() {
+        merge_values(&mut merged, m);
+    }
+    Ok(Value::Object(merged))
+}
+
+fn merge_values(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_values(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
         }
     }
 }
@@ -215,63 +424,75 @@ pub(crate) async fn reconcile(
     let mut status = status_map(&obj);
     let requested = annotation(&obj, REQUESTED_AT);
 
+    // HC-STALLCLEAR: every reconcile starts with MarkReconciling
+    // "Fulfilling prerequisites", which removes Stalled.
+    util::mark_reconciling(
+        &mut status,
+        "Progressing",
+        "Fulfilling prerequisites",
+        generation,
+    );
+    sh.write_status(key, status.clone());
+
     // Reset / force requests (honoured only together with requestedAt).
     let reset = annotation(&obj, RESET_AT)
         .filter(|v| Some(*v) == requested)
-        .filter(|v| status.get("lastHandledResetAt").and_then(Value::as_str) != Some(*v));
-    if let Some(v) = reset {
-        clear_failures(&mut status);
-        remove_condition(&mut status, "Stalled");
+        .filter(|v| status.get("lastHandledResetAt").and_then(Value::as_str) != Some(*v))
+        .map(str::to_string);
+    if let Some(v) = &reset {
         status.insert("lastHandledResetAt".into(), json!(v));
     }
     let force = annotation(&obj, FORCE_AT)
         .filter(|v| Some(*v) == requested)
-        .filter(|v| status.get("lastHandledForceAt").and_then(Value::as_str) != Some(*v));
-    if let Some(v) = force {
+        .filter(|v| status.get("lastHandledForceAt").and_then(Value::as_str) != Some(*v))
+        .map(str::to_string);
+    if let Some(v) = &force {
         status.insert("lastHandledForceAt".into(), json!(v));
     }
 
-    let resolved = resolve(sh, &src);
-    // A new generation or a new chart starts a fresh remediation budget.
-    let new_target = status
-        .get("lastAttemptedGeneration")
-        .and_then(Value::as_i64)
-        != Some(generation)
-        || resolved.as_ref().ok().map(|c| c.version.as_str())
-            != status.get("lastAttemptedRevision").and_then(Value::as_str);
-    if new_target {
-        clear_failures(&mut status);
-        remove_condition(&mut status, "Stalled");
-    }
-    let stalled = condition(&status, "Stalled")
-        .and_then(|c| c.get("status"))
-        .and_then(Value::as_str)
-        == Some("True");
-    if stalled {
-        // Retries exhausted: wait for a new generation, chart or reset.
-        util::handle_request(&obj, &mut status);
-        sh.write_status(key, status);
-        return;
-    }
-
-    let chart = match resolved {
-        Ok(c) => {
-            if c.source_revision.is_some() {
-                st.last_source_revision = c.source_revision.clone();
-            }
-            c
-        }
-        Err((reason, msg)) => {
-            fail_soft(sh, key, &obj, status, reason, &msg, generation);
-            st.requeue_after(sh.cfg.requeue_delay);
-            return;
-        }
-    };
+    // Dependencies first (Ready False DependencyNotReady, a wait).
     if let Err(m) = sh.check_dependencies(key, &obj) {
-        fail_soft(sh, key, &obj, status, "DependencyNotReady", &m, generation);
+        sh.event(&obj, false, "DependencyNotReady", &m);
+        halt_status(
+            sh,
+            key,
+            &obj,
+            status,
+            halt("DependencyNotReady", m, true, false),
+        );
         st.waiting_deps = true;
         st.requeue_after(sh.cfg.requeue_delay);
         return;
+    }
+    clear_stale_ready(&mut status, &["DependencyNotReady"], generation);
+
+    let (chart, values) = match resolve(sh, &obj, &src) {
+        Ok(r) => r,
+        Err(h) => {
+            // HC-SRC / HC-VALUES / HC-MUTATE: Ready False before any
+            // lastAttempted* field is written; Reconciling stays Progressing.
+            let wait = h.wait;
+            halt_status(sh, key, &obj, status, h);
+            st.requeue_after(if wait {
+                sh.cfg.requeue_delay
+            } else {
+                sh.cfg.requeue_delay.saturating_mul(2)
+            });
+            return;
+        }
+    };
+    clear_stale_ready(
+        &mut status,
+        &[
+            "ArtifactFailed",
+            "SourceNotReady",
+            "ValuesError",
+            "ChartMutateError",
+        ],
+        generation,
+    );
+    if chart.source_revision.is_some() {
+        st.last_source_revision = chart.source_revision.clone();
     }
     if let ChartSource::Template { source_ns, .. } = &src {
         status.insert(
@@ -279,16 +500,49 @@ pub(crate) async fn reconcile(
             json!(format!("{source_ns}/{}-{}", key.ns, key.name)),
         );
     }
-
-    let values = obj
-        .pointer("/spec/values")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
     let config_digest = util::sha256_digest(
         serde_json::to_string(&values)
             .unwrap_or_default()
             .as_bytes(),
     );
+    let release_ns = str_at(&obj, "/spec/targetNamespace")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&key.ns)
+        .to_string();
+    status.insert(
+        "storageNamespace".into(),
+        json!(
+            str_at(&obj, "/spec/storageNamespace")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(&release_ns)
+        ),
+    );
+    // HC-REMEDIATION: failure counters reset when the generation, the
+    // (mutated) chart version or the values changed, or on a reset request.
+    let must_reset = status
+        .get("lastAttemptedGeneration")
+        .and_then(Value::as_i64)
+        != Some(generation)
+        || status.get("lastAttemptedRevision").and_then(Value::as_str)
+            != Some(chart.version.as_str())
+        || status
+            .get("lastAttemptedConfigDigest")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d != config_digest)
+        || reset.is_some();
+    if must_reset {
+        clear_failures(&mut status);
+    }
+    // HC-ATTEMPT.
+    status.insert("lastAttemptedGeneration".into(), json!(generation));
+    status.insert("lastAttemptedRevision".into(), json!(chart.version));
+    match &chart.oci_digest {
+        Some(d) => status.insert("lastAttemptedRevisionDigest".into(), json!(d)),
+        None => status.remove("lastAttemptedRevisionDigest"),
+    };
+    status.insert("lastAttemptedConfigDigest".into(), json!(config_digest));
+    status.remove("lastAttemptedValuesChecksum");
+
     let history: Vec<Value> = status
         .get("history")
         .and_then(Value::as_array)
@@ -302,9 +556,9 @@ pub(crate) async fn reconcile(
             && h.get("configDigest").and_then(Value::as_str) == Some(config_digest.as_str())
     }) && force.is_none();
     if in_sync {
+        // HC-SUCCESS: nothing to do; Ready True, Reconciling removed.
         util::handle_request(&obj, &mut status);
         status.insert("observedGeneration".into(), json!(generation));
-        status.insert("lastAttemptedGeneration".into(), json!(generation));
         remove_condition(&mut status, "Reconciling");
         if !util::is_ready(&obj) {
             let msg = condition(&status, "Released")
@@ -312,28 +566,14 @@ pub(crate) async fn reconcile(
                 .and_then(Value::as_str)
                 .unwrap_or("Helm release is up to date")
                 .to_string();
-            set_condition(
-                &mut status,
-                "Ready",
-                "True",
-                "UpgradeSucceeded",
-                &msg,
-                generation,
-            );
-            sh.record_ready(key, &chart.version);
-        } else {
-            let (reason, msg) = condition(&status, "Ready")
-                .map(|c| {
-                    (
-                        c["reason"]
-                            .as_str()
-                            .unwrap_or("UpgradeSucceeded")
-                            .to_string(),
-                        c["message"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .unwrap_or_default();
+            let reason = condition(&status, "Released")
+                .and_then(|c| c.get("reason"))
+                .and_then(Value::as_str)
+                .filter(|r| r.ends_with("Succeeded"))
+                .unwrap_or("UpgradeSucceeded")
+                .to_string();
             set_condition(&mut status, "Ready", "True", &reason, &msg, generation);
+            sh.record_ready(key, &chart.version);
         }
         sh.write_status(key, status);
         st.requeue_after(interval);
@@ -347,10 +587,35 @@ pub(crate) async fn reconcile(
         )
     });
     let action = if ever_deployed { "upgrade" } else { "install" };
-    let release_ns = str_at(&obj, "/spec/targetNamespace")
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&key.ns)
-        .to_string();
+    let retries = obj
+        .pointer(&format!("/spec/{action}/remediation/retries"))
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::from(sh.cfg.helm_max_retries));
+    let counter_key = if action == "install" {
+        "installFailures"
+    } else {
+        "upgradeFailures"
+    };
+    let latest_failed =
+        latest.is_some_and(|h| h.get("status").and_then(Value::as_str) == Some("failed"));
+    if latest_failed && force.is_none() && retries >= 0 && counter(&status, counter_key) > retries {
+        // HC-REMEDIATION: a failed release whose retries are exhausted (same
+        // chart, values and generation): Stalled again, terminal.
+        let last = status
+            .get("lastAttemptedReleaseAction")
+            .and_then(Value::as_str)
+            .unwrap_or(action)
+            .to_string();
+        let msg = format!(
+            "Failed to {last} after {} attempt(s)",
+            counter(&status, counter_key)
+        );
+        util::handle_request(&obj, &mut status);
+        util::mark_stalled(&mut status, "RetriesExceeded", &msg, generation);
+        status.insert("observedGeneration".into(), json!(generation));
+        sh.write_status(key, status);
+        return;
+    }
     let release_name = str_at(&obj, "/spec/releaseName")
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -362,14 +627,7 @@ pub(crate) async fn reconcile(
         );
 
     let progress_msg = format!("Running '{action}' action with timeout of 5m0s");
-    set_condition(
-        &mut status,
-        "Reconciling",
-        "True",
-        "Progressing",
-        &progress_msg,
-        generation,
-    );
+    util::mark_reconciling(&mut status, "Progressing", &progress_msg, generation);
     set_condition(
         &mut status,
         "Ready",
@@ -378,19 +636,7 @@ pub(crate) async fn reconcile(
         &progress_msg,
         generation,
     );
-    status.insert("lastAttemptedRevision".into(), json!(chart.version));
-    match &chart.oci_digest {
-        Some(d) => status.insert("lastAttemptedRevisionDigest".into(), json!(d)),
-        None => status.remove("lastAttemptedRevisionDigest"),
-    };
-    status.insert("lastAttemptedGeneration".into(), json!(generation));
     status.insert("lastAttemptedReleaseAction".into(), json!(action));
-    status.insert("lastAttemptedConfigDigest".into(), json!(config_digest));
-    status.insert(
-        "lastAttemptedValuesChecksum".into(),
-        json!(config_digest.trim_start_matches("sha256:")),
-    );
-    status.insert("storageNamespace".into(), json!(release_ns));
     sh.write_status(key, status.clone());
 
     let extra = annotation(&obj, SIM_DELAY)
@@ -406,6 +652,37 @@ pub(crate) async fn reconcile(
     let values_fail = values
         .get("simFail")
         .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+    // fail-times knob (values `simFailTimes`, or the annotation on the
+    // HelmRelease or the chart): only the first N attempts of this chart
+    // and these values fail.
+    let fail_times = values
+        .get("simFailTimes")
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .or_else(|| {
+            annotation(&obj, SIM_FAIL_TIMES)
+                .or_else(|| {
+                    chart
+                        .annotations
+                        .get(SIM_FAIL_TIMES)
+                        .and_then(Value::as_str)
+                })
+                .and_then(|s| s.trim().parse().ok())
+        });
+    let attempt_key = format!("{}@{} {config_digest}", chart.name, chart.version);
+    let (chart_fail, values_fail) = match fail_times {
+        Some(n) if chart_fail || values_fail || values.get("simFailTimes").is_some() => {
+            let count = st.fail_counts.entry(attempt_key).or_insert(0);
+            let fail = u64::from(*count) < n;
+            if fail {
+                *count += 1;
+            }
+            (fail, false)
+        }
+        _ => (chart_fail, values_fail),
+    };
     let now = util::now_k8s();
     let next_version = history
         .iter()
@@ -442,6 +719,12 @@ pub(crate) async fn reconcile(
     let mut history = history;
     util::handle_request(&obj, &mut status);
     let chart_ref = format!("{}@{}", chart.name, chart.version);
+    status.insert(
+        "lastAttemptedReleaseActionDuration".into(),
+        json!(util::format_go_duration(Duration::from_millis(
+            started.elapsed().as_millis() as u64
+        ))),
+    );
 
     if chart_fail || values_fail {
         snapshot["status"] = json!("failed");
@@ -472,34 +755,20 @@ pub(crate) async fn reconcile(
         );
         set_condition(&mut status, "Released", "False", reason, &msg, generation);
         set_condition(&mut status, "Ready", "False", reason, &msg, generation);
-        let retries = obj
-            .pointer(&format!("/spec/{action}/remediation/retries"))
-            .and_then(Value::as_i64)
-            .unwrap_or(i64::from(sh.cfg.helm_max_retries));
         sh.event(&obj, true, reason, &msg);
-        if action_failures > retries.max(0) {
+        if retries >= 0 && action_failures > retries {
+            // HC-REMEDIATION: retries exhausted (default retries 0: the first
+            // failure): Stalled RetriesExceeded, terminal (observedGeneration
+            // recorded, no requeue).
             let stalled_msg = format!("Failed to {action} after {action_failures} attempt(s)");
-            remove_condition(&mut status, "Reconciling");
-            set_condition(
-                &mut status,
-                "Stalled",
-                "True",
-                "RetriesExceeded",
-                &stalled_msg,
-                generation,
-            );
+            util::mark_stalled(&mut status, "RetriesExceeded", &stalled_msg, generation);
             status.insert("observedGeneration".into(), json!(generation));
             sh.event(&obj, true, "RetriesExceeded", &stalled_msg);
             sh.write_status(key, status);
         } else {
-            set_condition(
-                &mut status,
-                "Reconciling",
-                "True",
-                "ProgressingWithRetry",
-                &progress_msg,
-                generation,
-            );
+            // HC-REMEDIATION: retries left: Reconciling ProgressingWithRetry
+            // with Ready's message, requeued at once.
+            util::mark_reconciling(&mut status, "ProgressingWithRetry", &msg, generation);
             sh.write_status(key, status);
             st.requeue_after(sh.cfg.requeue_delay);
         }
@@ -551,34 +820,73 @@ fn truncate_history(obj: &Value, history: &mut Vec<Value>) {
     history.truncate(usize::try_from(max).unwrap_or(5));
 }
 
-/// A failure before any release action: Ready False, Reconciling kept
-/// with `ProgressingWithRetry`.
-fn fail_soft(
-    sh: &Shared,
-    key: &ObjKey,
-    obj: &Value,
-    mut status: Map<String, Value>,
-    reason: &str,
-    msg: &str,
-    generation: i64,
-) {
+/// A stop before any release action: Ready False; the Reconciling
+/// "Fulfilling prerequisites" condition stays (helm-controller does not
+/// rewrite it), `lastHandledReconcileAt` is recorded (HC-TOKEN).
+fn halt_status(sh: &Shared, key: &ObjKey, obj: &Value, mut status: Map<String, Value>, h: Halt) {
+    let generation = generation_of(obj);
     util::handle_request(obj, &mut status);
     set_condition(
         &mut status,
-        "Reconciling",
-        "True",
-        "ProgressingWithRetry",
-        "Reconciliation in progress",
+        "Ready",
+        "False",
+        h.reason,
+        &h.message,
         generation,
     );
-    set_condition(&mut status, "Ready", "False", reason, msg, generation);
-    sh.event(obj, true, reason, msg);
+    if h.event {
+        sh.event(obj, true, h.reason, &h.message);
+    }
     sh.write_status(key, status);
+}
+
+/// "Remove any stale corresponding Ready=False condition with Unknown".
+fn clear_stale_ready(status: &mut Map<String, Value>, reasons: &[&str], generation: i64) {
+    let stale = condition(status, "Ready")
+        .and_then(|c| c.get("reason"))
+        .and_then(Value::as_str)
+        .is_some_and(|r| reasons.contains(&r));
+    if stale {
+        set_condition(
+            status,
+            "Ready",
+            "Unknown",
+            "Progressing",
+            "reconciliation in progress",
+            generation,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // HC-MUTATE: mutateChartWithSourceRevision's three cases.
+    #[test]
+    fn chart_version_follows_the_source_revision() {
+        let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            mutate_chart_version("1.2.3", &format!("1.2.3@sha256:{hex}")),
+            Ok(("1.2.3+0123456789ab".into(), format!("sha256:{hex}")))
+        );
+        assert_eq!(
+            mutate_chart_version("1.2.3", &format!("v1.2.3_build.1@sha256:{hex}")),
+            Ok(("1.2.3+0123456789ab".into(), format!("sha256:{hex}")))
+        );
+        assert_eq!(
+            mutate_chart_version("1.2.3", &format!("main@sha256:{hex}")),
+            Ok(("1.2.3+0123456789ab".into(), format!("main@sha256:{hex}")))
+        );
+        assert_eq!(
+            mutate_chart_version("1.2.3", &format!("sha256:{hex}")),
+            Ok(("1.2.3+0123456789ab".into(), format!("sha256:{hex}")))
+        );
+        assert_eq!(
+            mutate_chart_version("1.2.3", &format!("1.2.4@sha256:{hex}")),
+            Err("artifact revision 1.2.4 does not match chart version 1.2.3".into())
+        );
+    }
 
     #[test]
     fn reads_chart_metadata() -> anyhow::Result<()> {

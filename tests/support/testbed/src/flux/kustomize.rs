@@ -10,64 +10,79 @@ use tokio::time::Instant;
 use super::util::{
     self, annotation, generation_of, remove_condition, set_condition, status_map, str_at,
 };
-use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_MESSAGE, Shared, StoredArtifact, WorkerState};
+use super::{ObjKey, SIM_DELAY, SIM_FAIL, SIM_FAIL_TIMES, SIM_MESSAGE, Shared, WorkerState};
 use crate::oci;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 const FIELD_MANAGER_LABEL_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
 const FIELD_MANAGER_LABEL_NS: &str = "kustomize.toolkit.fluxcd.io/namespace";
 
-/// Why a reconcile failed.
+/// How a failed reconcile ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Requeue {
+    /// `spec.retryInterval` (KC-RETRY).
+    Retry,
+    /// The controller's dependency requeue interval (KC-SRC, KC-DEP).
+    Dependency,
+    /// Terminal: Stalled, no requeue.
+    Never,
+}
+
+/// Why a reconcile failed: Ready False with this reason and message.
 struct Failure {
     reason: &'static str,
     message: String,
-    stalled: bool,
-    retry: Duration,
+    requeue: Requeue,
     /// Set when objects were applied before the failure (health checks).
     inventory: Option<Vec<Value>>,
-    /// Set when a build happened (for history).
+    /// Set when a build happened (history).
     build_digest: Option<String>,
+    /// Message of the Healthy condition (health check failures).
+    healthy_message: Option<String>,
 }
 
 impl Failure {
-    fn new(reason: &'static str, message: impl Into<String>, retry: Duration) -> Failure {
+    fn new(reason: &'static str, message: impl Into<String>, requeue: Requeue) -> Failure {
         Failure {
             reason,
             message: message.into(),
-            stalled: false,
-            retry,
+            requeue,
             inventory: None,
             build_digest: None,
+            healthy_message: None,
         }
     }
 }
 
 /// What a successful apply produced.
 struct Applied {
-    revision: String,
-    origin_revision: Option<String>,
     inventory: Vec<Value>,
     changes: Vec<String>,
     build_digest: String,
+    health_checked: bool,
 }
 
-/// The `(namespace, name)` of the OCIRepository source, or an error for
-/// other source kinds.
-fn source_of(obj: &Value, own_ns: &str) -> Result<(String, String), String> {
-    let kind = str_at(obj, "/spec/sourceRef/kind").unwrap_or("");
-    let name = str_at(obj, "/spec/sourceRef/name").unwrap_or("");
+/// The source reference as `(kind, namespace, name)`.
+fn source_ref(obj: &Value, own_ns: &str) -> (String, String, String) {
+    let kind = str_at(obj, "/spec/sourceRef/kind")
+        .unwrap_or("")
+        .to_string();
+    let name = str_at(obj, "/spec/sourceRef/name")
+        .unwrap_or("")
+        .to_string();
     let ns = str_at(obj, "/spec/sourceRef/namespace")
         .filter(|s| !s.is_empty())
-        .unwrap_or(own_ns);
-    if kind != "OCIRepository" {
-        return Err(format!(
-            "source kind '{kind}' is not supported by the simulator (only OCIRepository)"
-        ));
-    }
-    if name.is_empty() {
-        return Err("spec.sourceRef.name is required".into());
-    }
-    Ok((ns.to_string(), name.to_string()))
+        .unwrap_or(own_ns)
+        .to_string();
+    (kind, ns, name)
+}
+
+/// `spec.timeout`, else `spec.interval` (kustomize-controller `GetTimeout`).
+fn timeout_of(obj: &Value, interval: Duration) -> Duration {
+    str_at(obj, "/spec/timeout")
+        .and_then(util::parse_go_duration)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(interval)
 }
 
 pub(crate) async fn reconcile(
@@ -77,12 +92,20 @@ pub(crate) async fn reconcile(
     st: &mut WorkerState,
     forced: bool,
 ) {
-    let src = source_of(&obj, &key.ns);
-    let src_rev = src.as_ref().ok().and_then(|(ns, name)| {
-        sh.store
-            .get("source.toolkit.fluxcd.io/v1", "OCIRepository", ns, name)
-            .and_then(|s| str_at(&s, "/status/artifact/revision").map(str::to_string))
-    });
+    let (src_kind, src_ns, src_name) = source_ref(&obj, &key.ns);
+    let src_obj = (src_kind == "OCIRepository")
+        .then(|| {
+            sh.store.get(
+                "source.toolkit.fluxcd.io/v1",
+                "OCIRepository",
+                &src_ns,
+                &src_name,
+            )
+        })
+        .flatten();
+    let src_rev = src_obj
+        .as_ref()
+        .and_then(|s| str_at(s, "/status/artifact/revision").map(str::to_string));
     if !(forced || st.waiting_deps || st.changed(&obj, src_rev.as_deref())) {
         return;
     }
@@ -94,67 +117,43 @@ pub(crate) async fn reconcile(
         .and_then(util::parse_go_duration)
         .filter(|d| !d.is_zero())
         .unwrap_or(interval);
+    let requeue = sh.cfg.requeue_delay;
     let was_ready = util::is_ready(&obj);
     let prev_applied = str_at(&obj, "/status/lastAppliedRevision").map(str::to_string);
-
-    // Source and dependencies are checked before the reconcile is marked
-    // as progressing, like kustomize-controller does.
-    let pre = precheck(sh, key, &obj, src, retry_interval);
     let mut status = status_map(&obj);
-    let (result, precheck_failed) = match pre {
-        Err(f) => (Err(f), true),
-        Ok(artifact) => {
-            set_condition(
-                &mut status,
-                "Reconciling",
-                "True",
-                "Progressing",
-                "Reconciliation in progress",
-                generation,
-            );
-            set_condition(
-                &mut status,
-                "Ready",
-                "Unknown",
-                "Progressing",
-                "Reconciliation in progress",
-                generation,
-            );
-            if let Some(rev) = &src_rev {
-                status.insert("lastAttemptedRevision".into(), json!(rev));
-            }
-            sh.write_status(key, status.clone());
-            tokio::time::sleep(sh.cfg.progress_delay).await;
-            (run(sh, key, &obj, artifact, retry_interval).await, false)
-        }
-    };
-    // Re-read the status: nothing else writes it, but keep what we wrote.
-    let mut status = sh.get(key).map(|o| status_map(&o)).unwrap_or(status);
-    util::handle_request(&obj, &mut status);
+
+    let result = attempt(sh, key, &obj, st, &mut status, src_obj.as_ref(), interval).await;
     let elapsed = started.elapsed();
+    let revision = src_rev.clone().unwrap_or_default();
     match result {
         Ok(a) => {
-            // The source may have advanced during the progress delay.
-            st.last_source_revision = Some(a.revision.clone());
-            status.insert("lastAttemptedRevision".into(), json!(a.revision));
-            status.insert("lastAppliedRevision".into(), json!(a.revision));
-            match &a.origin_revision {
+            // KC-SUCCESS: Ready True, lastAppliedRevision (+ origin),
+            // inventory, history; finalizeStatus drops Reconciling and
+            // records observedGeneration (KC-GEN).
+            let origin = sh.artifact(&src_ns, &src_name).and_then(|art| {
+                art.annotations
+                    .get(oci::ANN_REVISION)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            status.insert("lastAppliedRevision".into(), json!(revision));
+            match &origin {
                 Some(o) => status.insert("lastAppliedOriginRevision".into(), json!(o)),
                 None => status.remove("lastAppliedOriginRevision"),
             };
-            status.insert("observedGeneration".into(), json!(generation));
             status.insert("inventory".into(), json!({"entries": a.inventory}));
+            if !a.health_checked {
+                remove_condition(&mut status, "Healthy");
+            }
             push_history(
                 &mut status,
                 &a.build_digest,
                 "ReconciliationSucceeded",
-                &a.revision,
-                a.origin_revision.as_deref(),
+                &revision,
+                origin.as_deref(),
                 elapsed,
             );
-            remove_condition(&mut status, "Reconciling");
-            remove_condition(&mut status, "Stalled");
-            let msg = format!("Applied revision: {}", a.revision);
+            let msg = format!("Applied revision: {revision}");
             set_condition(
                 &mut status,
                 "Ready",
@@ -163,6 +162,7 @@ pub(crate) async fn reconcile(
                 &msg,
                 generation,
             );
+            finalize_status(&obj, &mut status, generation);
             if !a.changes.is_empty() {
                 sh.event(&obj, false, "Progressing", &a.changes.join("\n"));
             }
@@ -176,9 +176,10 @@ pub(crate) async fn reconcile(
                     util::format_go_duration(interval)
                 ),
             );
-            if !was_ready || prev_applied.as_deref() != Some(a.revision.as_str()) {
-                sh.record_ready(key, &a.revision);
+            if !was_ready || prev_applied.as_deref() != Some(revision.as_str()) {
+                sh.record_ready(key, &revision);
             }
+            st.fail_counts.clear();
             sh.write_status(key, status);
             st.requeue_after(interval);
         }
@@ -187,29 +188,10 @@ pub(crate) async fn reconcile(
                 status.insert("inventory".into(), json!({"entries": inv}));
             }
             if let Some(d) = &f.build_digest {
-                let rev = src_rev.clone().unwrap_or_default();
-                push_history(&mut status, d, f.reason, &rev, None, elapsed);
+                push_history(&mut status, d, f.reason, &revision, None, elapsed);
             }
-            if f.stalled {
-                remove_condition(&mut status, "Reconciling");
-                set_condition(
-                    &mut status,
-                    "Stalled",
-                    "True",
-                    f.reason,
-                    &f.message,
-                    generation,
-                );
-                status.insert("observedGeneration".into(), json!(generation));
-            } else if !precheck_failed || util::condition(&status, "Reconciling").is_some() {
-                set_condition(
-                    &mut status,
-                    "Reconciling",
-                    "True",
-                    "ProgressingWithRetry",
-                    "Reconciliation in progress",
-                    generation,
-                );
+            if let Some(m) = &f.healthy_message {
+                set_condition(&mut status, "Healthy", "False", f.reason, m, generation);
             }
             set_condition(
                 &mut status,
@@ -219,26 +201,380 @@ pub(crate) async fn reconcile(
                 &f.message,
                 generation,
             );
-            if f.reason == "DependencyNotReady" {
-                st.waiting_deps = true;
-                sh.event(
-                    &obj,
-                    false,
-                    "DependencyNotReady",
-                    &format!(
-                        "Dependencies do not meet ready condition, retrying in {}",
-                        util::format_go_duration(f.retry)
-                    ),
-                );
-            } else {
-                sh.event(&obj, true, f.reason, &f.message);
+            if f.requeue == Requeue::Never {
+                // KC-RETRY: a failure the controller will not retry.
+                util::mark_stalled(&mut status, f.reason, &f.message, generation);
+            }
+            // KC-RETRY: a surviving Reconciling turns ProgressingWithRetry.
+            finalize_status(&obj, &mut status, generation);
+            match f.reason {
+                "DependencyNotReady" => {
+                    st.waiting_deps = true;
+                    sh.event(
+                        &obj,
+                        false,
+                        "DependencyNotReady",
+                        &format!(
+                            "Dependencies do not meet ready condition, retrying in {}",
+                            util::format_go_duration(requeue)
+                        ),
+                    );
+                }
+                // Source waits are logged, not broadcast.
+                "ArtifactFailed" if f.requeue == Requeue::Dependency => {}
+                _ => sh.event(&obj, true, f.reason, &f.message),
             }
             sh.write_status(key, status);
-            if !f.stalled {
-                st.requeue_after(f.retry);
+            match f.requeue {
+                Requeue::Retry => st.requeue_after(retry_interval),
+                Requeue::Dependency => st.requeue_after(requeue),
+                Requeue::Never => {}
             }
         }
     }
+}
+
+/// kustomize-controller `finalizeStatus`: `lastHandledReconcileAt` from the
+/// request annotation (KC-TOKEN); on Ready True, Reconciling removed and
+/// `observedGeneration` recorded (KC-GEN); on Ready False, a remaining
+/// Reconciling takes the reason ProgressingWithRetry (KC-RETRY).
+fn finalize_status(obj: &Value, status: &mut Map<String, Value>, generation: i64) {
+    util::handle_request(obj, status);
+    let ready = util::condition(status, "Ready")
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match ready.as_deref() {
+        Some("True") => {
+            remove_condition(status, "Reconciling");
+            status.insert("observedGeneration".into(), json!(generation));
+        }
+        Some("False") => util::retry_reconciling(status, generation),
+        _ => {}
+    }
+}
+
+/// Write an intermediate status (the controller patches as it progresses).
+fn patch(sh: &Shared, key: &ObjKey, status: &Map<String, Value>) {
+    sh.write_status(key, status.clone());
+}
+
+/// The reconcile proper, in kustomize-controller's order.
+async fn attempt(
+    sh: &Arc<Shared>,
+    key: &ObjKey,
+    obj: &Value,
+    st: &mut WorkerState,
+    status: &mut Map<String, Value>,
+    src_obj: Option<&Value>,
+    interval: Duration,
+) -> Result<Applied, Failure> {
+    let generation = generation_of(obj);
+    let requeue = util::format_go_duration(sh.cfg.requeue_delay);
+    let (src_kind, src_ns, src_name) = source_ref(obj, &key.ns);
+    // KC-SRC: the source object. Kinds the simulator does not serve read as
+    // missing sources.
+    let Some(src_obj) = src_obj else {
+        let msg = match src_kind.as_str() {
+            "OCIRepository" => {
+                format!("ocirepositories.source.toolkit.fluxcd.io \"{src_name}\" not found")
+            }
+            "GitRepository" | "Bucket" | "ExternalArtifact" => format!(
+                "{}.source.toolkit.fluxcd.io \"{src_name}\" not found (the simulator serves only OCIRepository)",
+                src_kind.to_ascii_lowercase() + "s"
+            ),
+            other => format!("source `{src_name}` kind '{other}' not supported"),
+        };
+        return Err(Failure::new("ArtifactFailed", msg, Requeue::Retry));
+    };
+    // KC-SRC: no artifact yet: transient, retried at the dependency interval.
+    if src_obj.pointer("/status/artifact").is_none() {
+        return Err(Failure::new(
+            "ArtifactFailed",
+            format!("Source artifact not found, retrying in {requeue}"),
+            Requeue::Dependency,
+        ));
+    }
+    let revision = str_at(src_obj, "/status/artifact/revision")
+        .unwrap_or("")
+        .to_string();
+    // KC-DEP: dependencies, before anything is marked as progressing.
+    check_dependencies(sh, key, obj, &src_ns, &src_name, &revision)
+        .map_err(|m| Failure::new("DependencyNotReady", m, Requeue::Dependency))?;
+
+    // KC-ATTEMPT: Ready Unknown + Reconciling "Fetching manifests ...";
+    // lastAttemptedRevision is NOT written yet.
+    let timeout = util::format_go_duration(timeout_of(obj, interval));
+    set_condition(
+        status,
+        "Ready",
+        "Unknown",
+        "Progressing",
+        "Reconciliation in progress",
+        generation,
+    );
+    util::mark_reconciling(
+        status,
+        "Progressing",
+        &format!("Fetching manifests for revision {revision} with a timeout of {timeout}"),
+        generation,
+    );
+    patch(sh, key, status);
+
+    // KC-DOWNLOAD: the artifact tarball from source-controller's storage.
+    let artifact = sh
+        .artifact(&src_ns, &src_name)
+        .filter(|a| a.revision == revision)
+        .ok_or_else(|| {
+            Failure::new(
+                "ArtifactFailed",
+                format!("Source is not ready, artifact not found, retrying in {requeue}"),
+                Requeue::Dependency,
+            )
+        })?;
+    let files = oci::unpack_tar_gz(&artifact.layer).map_err(|e| {
+        Failure::new(
+            "ArtifactFailed",
+            format!("failed to untar artifact: {e:#}"),
+            Requeue::Retry,
+        )
+    })?;
+    // KC-PATH: spec.path must exist in the artifact; still before
+    // lastAttemptedRevision.
+    let raw_path = str_at(obj, "/spec/path").unwrap_or("./");
+    let prefix = normalize_path(raw_path);
+    let tmp = "/tmp/kustomization-1234567890";
+    if !path_exists(&files, &prefix) {
+        return Err(Failure::new(
+            "ArtifactFailed",
+            format!("kustomization path not found: stat {tmp}/{prefix}: no such file or directory"),
+            Requeue::Retry,
+        ));
+    }
+    // KC-ATTEMPT: now lastAttemptedRevision, "Building manifests ...".
+    status.insert("lastAttemptedRevision".into(), json!(revision));
+    util::mark_reconciling(
+        status,
+        "Progressing",
+        &format!("Building manifests for revision {revision} with a timeout of {timeout}"),
+        generation,
+    );
+    patch(sh, key, status);
+    tokio::time::sleep(sh.cfg.progress_delay).await;
+
+    // KC-BUILD.
+    let docs = build(obj, &files).map_err(|m| Failure::new("BuildFailed", m, Requeue::Retry))?;
+    let build_digest =
+        util::sha256_digest(serde_json::to_string(&docs).unwrap_or_default().as_bytes());
+    let with_digest = |mut f: Failure| {
+        f.build_digest = Some(build_digest.clone());
+        f
+    };
+    util::mark_reconciling(
+        status,
+        "Progressing",
+        &format!("Detecting drift for revision {revision} with a timeout of {timeout}"),
+        generation,
+    );
+    patch(sh, key, status);
+
+    // Knobs: extra apply time, then the failures asked for.
+    let mut extra = Duration::ZERO;
+    for d in &docs {
+        if let Some(dl) = annotation(d, SIM_DELAY).and_then(util::parse_go_duration) {
+            extra = extra.max(dl);
+        }
+    }
+    if !extra.is_zero() {
+        tokio::time::sleep(extra).await;
+    }
+    let target_ns = str_at(obj, "/spec/targetNamespace").filter(|s| !s.is_empty());
+    let mut health_failure: Option<Failure> = None;
+    for d in &docs {
+        let Some(verdict) = annotation(d, SIM_FAIL) else {
+            continue;
+        };
+        let id = object_ref(d, target_ns.or(Some(&key.ns)));
+        // fail-times: the failure happens on the first N attempts of this
+        // revision only.
+        if let Some(n) = annotation(d, SIM_FAIL_TIMES).and_then(|v| v.trim().parse::<u32>().ok()) {
+            let count = st
+                .fail_counts
+                .entry(format!("{revision} {id}"))
+                .or_insert(0);
+            if *count >= n {
+                continue;
+            }
+            *count += 1;
+        }
+        let custom = annotation(d, SIM_MESSAGE).map(str::to_string);
+        match verdict {
+            "HealthCheckFailed" => {
+                let raw = custom
+                    .clone()
+                    .unwrap_or_else(|| format!("timeout waiting for: [{id} status: 'InProgress']"));
+                let msg = custom.unwrap_or_else(|| {
+                    format!(
+                        "health check failed after {}: {raw}",
+                        util::format_go_duration(timeout_of(obj, interval))
+                    )
+                });
+                let mut f = Failure::new("HealthCheckFailed", msg, Requeue::Retry);
+                f.healthy_message = Some(raw);
+                health_failure.get_or_insert(f);
+            }
+            "AccessDenied" => {
+                let msg = custom
+                    .unwrap_or_else(|| format!("{id} apply failed: access denied (simulated)"));
+                return Err(with_digest(Failure::new(
+                    "AccessDenied",
+                    msg,
+                    Requeue::Never,
+                )));
+            }
+            "BuildFailed" => {
+                let msg = custom
+                    .unwrap_or_else(|| format!("kustomize build failed: {id}: simulated failure"));
+                return Err(Failure::new("BuildFailed", msg, Requeue::Retry));
+            }
+            "PruneFailed" => {
+                let msg = custom.unwrap_or_else(|| format!("{id} prune failed: simulated failure"));
+                return Err(with_digest(Failure::new(
+                    "PruneFailed",
+                    msg,
+                    Requeue::Retry,
+                )));
+            }
+            _ => {
+                let msg = custom.unwrap_or_else(|| {
+                    format!("{id} dry-run failed: simulated failure ({SIM_FAIL}: {verdict})")
+                });
+                return Err(with_digest(Failure::new(
+                    "ReconciliationFailed",
+                    msg,
+                    Requeue::Retry,
+                )));
+            }
+        }
+    }
+
+    // KC-APPLY.
+    let (inventory, changes) = apply_all(sh, key, obj, docs, target_ns)
+        .map_err(|m| with_digest(Failure::new("ReconciliationFailed", m, Requeue::Retry)))?;
+    let mut changes = changes;
+    if util::bool_at(obj, "/spec/prune") {
+        changes.extend(prune(sh, obj, &inventory));
+    }
+    // KC-HEALTH: with spec.wait or spec.healthChecks (or the knob), a
+    // "Running health checks" phase and a Healthy condition.
+    let wants_health = util::bool_at(obj, "/spec/wait")
+        || obj
+            .pointer("/spec/healthChecks")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+    if wants_health || health_failure.is_some() {
+        let msg =
+            format!("Running health checks for revision {revision} with a timeout of {timeout}");
+        util::mark_reconciling(status, "Progressing", &msg, generation);
+        set_condition(
+            status,
+            "Healthy",
+            "Unknown",
+            "Progressing",
+            &msg,
+            generation,
+        );
+        patch(sh, key, status);
+    }
+    if let Some(mut f) = health_failure {
+        f.inventory = Some(inventory);
+        return Err(with_digest(f));
+    }
+    if wants_health {
+        set_condition(
+            status,
+            "Healthy",
+            "True",
+            "Succeeded",
+            "Health check passed in 0s",
+            generation,
+        );
+    }
+    Ok(Applied {
+        inventory,
+        changes,
+        build_digest,
+        health_checked: wants_health,
+    })
+}
+
+/// Whether `prefix` names the artifact root, a directory or a file in it.
+fn path_exists(files: &[(String, Vec<u8>)], prefix: &str) -> bool {
+    prefix.is_empty()
+        || files
+            .iter()
+            .any(|(p, _)| p == prefix || p.starts_with(&format!("{prefix}/")))
+}
+
+/// kustomize-controller `checkDependencies` (KC-DEP): each dependency must
+/// exist, have reconciled its generation, be Ready, and, when it shares
+/// this Kustomization's source, have applied the source's current revision.
+fn check_dependencies(
+    sh: &Shared,
+    key: &ObjKey,
+    obj: &Value,
+    src_ns: &str,
+    src_name: &str,
+    revision: &str,
+) -> Result<(), String> {
+    let deps = obj
+        .pointer("/spec/dependsOn")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for d in deps {
+        let Some(name) = d.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let ns = d
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&key.ns);
+        let Some(dep) = sh
+            .store
+            .get(key.kind.api_version(), key.kind.kind(), ns, name)
+        else {
+            return Err(format!(
+                "dependency '{ns}/{name}' not found: kustomizations.kustomize.toolkit.fluxcd.io \"{name}\" not found"
+            ));
+        };
+        let observed = dep
+            .pointer("/status/observedGeneration")
+            .and_then(Value::as_i64);
+        let has_conditions = dep
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        let ready = util::condition(&status_map(&dep), "Ready")
+            .and_then(|c| c.get("status"))
+            .and_then(Value::as_str)
+            == Some("True");
+        if !has_conditions || observed != Some(generation_of(&dep)) || !ready {
+            return Err(format!("dependency '{ns}/{name}' is not ready"));
+        }
+        let (dk, dns, dname) = source_ref(&dep, ns);
+        if dk == "OCIRepository"
+            && dns == src_ns
+            && dname == src_name
+            && str_at(&dep, "/status/lastAppliedRevision") != Some(revision)
+        {
+            return Err(format!(
+                "dependency '{ns}/{name}' revision is not up to date"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn push_history(
@@ -291,151 +627,6 @@ fn push_history(
         hist.truncate(5);
     }
     status.insert("history".into(), Value::Array(hist));
-}
-
-/// Source artifact and dependencies.
-fn precheck(
-    sh: &Arc<Shared>,
-    key: &ObjKey,
-    obj: &Value,
-    src: Result<(String, String), String>,
-    retry: Duration,
-) -> Result<Arc<StoredArtifact>, Failure> {
-    let (src_ns, src_name) = src.map_err(|m| Failure::new("ArtifactFailed", m, retry))?;
-    let requeue = sh.cfg.requeue_delay;
-    let src_obj = sh
-        .store
-        .get(
-            "source.toolkit.fluxcd.io/v1",
-            "OCIRepository",
-            &src_ns,
-            &src_name,
-        )
-        .ok_or_else(|| {
-            Failure::new(
-                "ArtifactFailed",
-                format!("Source 'OCIRepository/{src_ns}/{src_name}' not found"),
-                requeue,
-            )
-        })?;
-    let artifact = sh
-        .artifact(&src_ns, &src_name)
-        .filter(|_| src_obj.pointer("/status/artifact").is_some())
-        .ok_or_else(|| {
-            Failure::new(
-                "ArtifactFailed",
-                format!(
-                    "Source artifact not found, retrying in {}",
-                    util::format_go_duration(requeue)
-                ),
-                requeue,
-            )
-        })?;
-
-    if let Err(m) = sh.check_dependencies(key, obj) {
-        return Err(Failure::new("DependencyNotReady", m, requeue));
-    }
-    Ok(artifact)
-}
-
-async fn run(
-    sh: &Arc<Shared>,
-    key: &ObjKey,
-    obj: &Value,
-    artifact: Arc<StoredArtifact>,
-    retry: Duration,
-) -> Result<Applied, Failure> {
-    let files = oci::unpack_tar_gz(&artifact.layer).map_err(|e| {
-        Failure::new(
-            "ArtifactFailed",
-            format!("failed to extract artifact: {e:#}"),
-            retry,
-        )
-    })?;
-    let docs = build(obj, &files).map_err(|m| Failure::new("BuildFailed", m, retry))?;
-    let build_digest =
-        util::sha256_digest(serde_json::to_string(&docs).unwrap_or_default().as_bytes());
-    let with_digest = |mut f: Failure| {
-        f.build_digest = Some(build_digest.clone());
-        f
-    };
-
-    // Knobs.
-    let mut extra = Duration::ZERO;
-    for d in &docs {
-        if let Some(dl) = annotation(d, SIM_DELAY).and_then(util::parse_go_duration) {
-            extra = extra.max(dl);
-        }
-    }
-    if !extra.is_zero() {
-        tokio::time::sleep(extra).await;
-    }
-    let target_ns = str_at(obj, "/spec/targetNamespace").filter(|s| !s.is_empty());
-    let mut health_failure: Option<Failure> = None;
-    for d in &docs {
-        let Some(verdict) = annotation(d, SIM_FAIL) else {
-            continue;
-        };
-        let id = object_ref(d, target_ns.or(Some(&key.ns)));
-        let custom = annotation(d, SIM_MESSAGE).map(str::to_string);
-        match verdict {
-            "HealthCheckFailed" => {
-                let msg = custom.unwrap_or_else(|| {
-                    format!("health check failed after 30s: timeout waiting for: [{id} status: 'InProgress']")
-                });
-                health_failure.get_or_insert(Failure::new("HealthCheckFailed", msg, retry));
-            }
-            "AccessDenied" => {
-                let msg = custom
-                    .unwrap_or_else(|| format!("{id} apply failed: access denied (simulated)"));
-                let mut f = Failure::new("AccessDenied", msg, retry);
-                f.stalled = true;
-                return Err(with_digest(f));
-            }
-            "BuildFailed" => {
-                let msg = custom
-                    .unwrap_or_else(|| format!("kustomize build failed: {id}: simulated failure"));
-                return Err(with_digest(Failure::new("BuildFailed", msg, retry)));
-            }
-            "PruneFailed" => {
-                let msg = custom.unwrap_or_else(|| format!("{id} prune failed: simulated failure"));
-                return Err(with_digest(Failure::new("PruneFailed", msg, retry)));
-            }
-            _ => {
-                let msg = custom.unwrap_or_else(|| {
-                    format!("{id} dry-run failed: simulated failure ({SIM_FAIL}: {verdict})")
-                });
-                return Err(with_digest(Failure::new(
-                    "ReconciliationFailed",
-                    msg,
-                    retry,
-                )));
-            }
-        }
-    }
-
-    let (inventory, changes) = apply_all(sh, key, obj, docs, target_ns)
-        .map_err(|m| with_digest(Failure::new("ReconciliationFailed", m, retry)))?;
-    let mut changes = changes;
-    if util::bool_at(obj, "/spec/prune") {
-        changes.extend(prune(sh, obj, &inventory));
-    }
-    if let Some(mut f) = health_failure {
-        f.inventory = Some(inventory);
-        return Err(with_digest(f));
-    }
-    let origin_revision = artifact
-        .annotations
-        .get(oci::ANN_REVISION)
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Applied {
-        revision: artifact.revision.clone(),
-        origin_revision,
-        inventory,
-        changes,
-        build_digest,
-    })
 }
 
 /// `Kind/ns/name` (or `Kind/name` for objects without a namespace).

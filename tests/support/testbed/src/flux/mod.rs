@@ -23,6 +23,7 @@
 mod helm;
 mod kustomize;
 mod receiver;
+pub mod semver;
 mod source;
 pub mod util;
 pub mod wait;
@@ -48,6 +49,16 @@ pub const SIM_MESSAGE: &str = "sim.gitlab-flux.io/message";
 /// or HelmRelease reconcile that contains/is the annotated object.
 pub const SIM_DELAY: &str = "sim.gitlab-flux.io/delay";
 
+/// Annotation (on an object in a Kustomization's artifact, on a Helm chart's
+/// `Chart.yaml` or on the HelmRelease): the failure chosen by
+/// [`SIM_FAIL`] happens on the first N attempts only, then the reconcile
+/// succeeds (a health check that passes late, a CRD installed a moment
+/// later, an upgrade that succeeds on retry).
+pub const SIM_FAIL_TIMES: &str = "sim.gitlab-flux.io/fail-times";
+/// Annotation on an OCIRepository: pulling a NEW revision takes this long
+/// (a Go duration); during it the old artifact stays in status.
+pub const SIM_PULL_DELAY: &str = "sim.gitlab-flux.io/pull-delay";
+
 /// Simulator settings.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -59,7 +70,8 @@ pub struct SimConfig {
     /// How long Kustomizations/HelmReleases stay Reconciling before the verdict.
     pub progress_delay: Duration,
     /// HelmRelease remediation retries when `spec.install|upgrade.remediation.retries`
-    /// is not set: Stalled `RetriesExceeded` after `retries + 1` failed attempts.
+    /// is not set: Stalled `RetriesExceeded` after `retries + 1` failed attempts
+    /// (default 0, as helm-controller: the first failure stalls).
     pub helm_max_retries: u32,
     /// Requeue delay for "dependency not ready", failed HelmRelease retries
     /// and the first source pull retry (the real controllers use 5s and
@@ -73,7 +85,8 @@ impl Default for SimConfig {
             registry_insecure_hosts: Vec::new(),
             ca_pem: None,
             progress_delay: Duration::from_millis(300),
-            helm_max_retries: 2,
+            // HC-REMEDIATION: helm-controller's default is 0 retries.
+            helm_max_retries: 0,
             requeue_delay: Duration::from_secs(1),
         }
     }
@@ -129,7 +142,7 @@ pub(crate) struct ObjKey {
 }
 
 impl ObjKey {
-    fn of(obj: &Value) -> Option<ObjKey> {
+    pub(crate) fn of(obj: &Value) -> Option<ObjKey> {
         Some(ObjKey {
             kind: FluxKind::of(obj)?,
             ns: util::ns_of(obj).to_string(),
@@ -147,8 +160,6 @@ impl ObjKey {
 #[derive(Debug, Clone)]
 pub(crate) struct StoredArtifact {
     pub revision: String,
-    /// The OCI manifest digest `sha256:<hex>`.
-    pub manifest_digest: String,
     /// The raw (tar+gzip) layer.
     pub layer: Vec<u8>,
     pub annotations: Map<String, Value>,
@@ -169,6 +180,8 @@ pub(crate) struct WorkerState {
     pub waiting_deps: bool,
     /// Consecutive failures (source backoff).
     pub failures: u32,
+    /// `fail-times` knob: failures injected so far, by revision and object.
+    pub fail_counts: HashMap<String, u32>,
 }
 
 impl WorkerState {
@@ -384,8 +397,31 @@ async fn worker(sh: Arc<Shared>, key: ObjKey, notify: Arc<Notify>) {
             continue;
         };
         if util::bool_at(&obj, "/spec/suspend") {
-            // Suspended objects are not reconciled; resuming changes the
-            // spec (a new generation), which triggers a reconcile.
+            // KC-SUSPEND: suspended objects are not reconciled; resuming
+            // changes the spec (a new generation), which triggers a
+            // reconcile. kustomize- and helm-controller still record a
+            // reconcile request as handled (their deferred status patch).
+            // KC-SUSPEND: token, and when Ready is True, Reconciling removed
+            // and observedGeneration recorded; HC-SUSPEND: token and
+            // observedGeneration regardless of Ready.
+            if matches!(key.kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
+                let mut status = util::status_map(&obj);
+                util::handle_request(&obj, &mut status);
+                let ready_true = util::condition(&status, "Ready")
+                    .and_then(|c| c.get("status"))
+                    .and_then(Value::as_str)
+                    == Some("True");
+                let generation = util::generation_of(&obj);
+                if key.kind == FluxKind::HelmRelease || ready_true {
+                    if ready_true {
+                        util::remove_condition(&mut status, "Reconciling");
+                    }
+                    status.insert("observedGeneration".into(), serde_json::json!(generation));
+                }
+                if obj.get("status").and_then(Value::as_object) != Some(&status) {
+                    sh.write_status(&key, status);
+                }
+            }
             st.last_generation = Some(util::generation_of(&obj));
             st.next_due = None;
             continue;

@@ -74,8 +74,13 @@ pub(crate) fn reconcile(sh: &Arc<Shared>, key: &ObjKey, obj: Value, _st: &mut Wo
     }
 }
 
-fn reply(code: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+/// NC-CODES: notification-controller answers with a bare status code; the
+/// reason only reaches its log (here: a debug trace).
+fn reply(code: StatusCode, why: &str) -> Response<Full<Bytes>> {
+    if !why.is_empty() {
+        tracing::debug!("receiver answered {code}: {why}");
+    }
+    let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = code;
     r
 }
@@ -132,6 +137,10 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if util::bool_at(&recv, "/spec/suspend") {
         return reply(StatusCode::SERVICE_UNAVAILABLE, "receiver is suspended");
     }
+    // NC-CODES: a Receiver that is not Ready answers 503.
+    if !util::is_ready(&recv) {
+        return reply(StatusCode::SERVICE_UNAVAILABLE, "receiver is not ready");
+    }
     let token = match token_of(sh, &recv) {
         Ok(t) => t,
         Err(_) => return reply(StatusCode::SERVICE_UNAVAILABLE, "receiver is not ready"),
@@ -141,12 +150,15 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let valid = match rtype {
         "generic" => Ok(()),
         "generic-hmac" => verify_hmac(header("X-Signature"), &body, &token),
-        "github" => verify_hmac(header("X-Hub-Signature-256"), &body, &token),
+        "github" => verify_hmac(header("X-Hub-Signature-256"), &body, &token)
+            .and_then(|()| allowed_event(&recv, header("X-GitHub-Event"), "GitHub")),
         "gitlab" => {
-            if header("X-Gitlab-Token") == token {
-                Ok(())
-            } else {
+            if header("X-Gitlab-Token") != token {
                 Err("the X-Gitlab-Token header value does not match the receiver token".to_string())
+            } else {
+                // NC-GITLAB: with spec.events set, the X-Gitlab-Event header
+                // must name one of them (case-insensitive), else 400.
+                allowed_event(&recv, header("X-Gitlab-Event"), "GitLab")
             }
         }
         other => Err(format!(
@@ -156,7 +168,8 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if let Err(m) = valid {
         return reply(StatusCode::BAD_REQUEST, &m);
     }
-    let now = util::now_rfc3339_nano();
+    // NC-ANNOTATE: `metav1.Now().String()`, Go's time.Time String form.
+    let now = util::now_go_time_string();
     let ns = util::ns_of(&recv).to_string();
     let resources = recv
         .pointer("/spec/resources")
@@ -179,6 +192,20 @@ async fn handle(sh: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
         &format!("handled '{rtype}' webhook request for {path}"),
     );
     reply(StatusCode::OK, "")
+}
+
+/// `spec.events` filter (empty: every event), case-insensitive.
+fn allowed_event(recv: &Value, event: &str, provider: &str) -> Result<(), String> {
+    let events: Vec<&str> = recv
+        .pointer("/spec/events")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if events.is_empty() || events.iter().any(|e| e.eq_ignore_ascii_case(event)) {
+        Ok(())
+    } else {
+        Err(format!("the {provider} event {event:?} is not authorised"))
+    }
 }
 
 fn verify_hmac(header: &str, body: &[u8], token: &str) -> Result<(), String> {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::util::{
     self, bool_at, generation_of, ns_of, remove_condition, set_condition, status_map, str_at,
 };
-use super::{ObjKey, Shared, StoredArtifact, WorkerState};
+use super::{ObjKey, SIM_PULL_DELAY, Shared, StoredArtifact, WorkerState, semver};
 use crate::oci::{self, ClientOptions};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -17,7 +17,6 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 /// What a successful pull produced.
 struct Fetched {
     revision: String,
-    manifest_digest: String,
     layer_media_type: String,
     layer: Vec<u8>,
     annotations: Map<String, Value>,
@@ -72,7 +71,6 @@ pub(crate) async fn reconcile(
                     (key.ns.clone(), key.name.clone()),
                     Arc::new(StoredArtifact {
                         revision: f.revision.clone(),
-                        manifest_digest: f.manifest_digest.clone(),
                         layer: f.layer,
                         annotations: f.annotations.clone(),
                     }),
@@ -96,6 +94,7 @@ pub(crate) async fn reconcile(
             remove_condition(&mut status, "Reconciling");
             remove_condition(&mut status, "Stalled");
             remove_condition(&mut status, "FetchFailed");
+            remove_condition(&mut status, "ArtifactOutdated");
             set_condition(&mut status, "Ready", "True", "Succeeded", &msg, generation);
             set_condition(
                 &mut status,
@@ -250,7 +249,10 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
             .await
             .map_err(|e| format!("failed to determine the artifact tag for '{url}': {e:#}"))?;
         let filter = str_at(obj, "/spec/ref/semverFilter").filter(|s| !s.is_empty());
-        let tag = pick_semver(&tags, range, filter)
+        // SC-SEMVER: Masterminds constraint over strict tags; SC-HELMTAG:
+        // `_` reads as `+` when the layer selector asks for a Helm chart.
+        let media = str_at(obj, "/spec/layerSelector/mediaType");
+        let tag = semver::select_tag(&tags, range, filter, media)
             .map_err(|e| format!("failed to determine the artifact tag for '{url}': {e}"))?;
         (tag.clone(), Some(tag))
     } else {
@@ -273,10 +275,48 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
             manifest.digest
         ));
     }
+    // SC-REV: `<tag>@<digest>`, or the bare digest for a digest ref.
     let revision = match &tag {
         Some(t) => format!("{t}@{}", manifest.digest),
         None => manifest.digest.clone(),
     };
+    if str_at(obj, "/status/artifact/revision") != Some(revision.as_str()) {
+        // SC-FETCH: a new upstream revision is announced (Reconciling and
+        // Ready Unknown "building artifact: new revision ...") while the
+        // stored artifact is still the old one; the pull-delay knob makes
+        // this window last.
+        let message = format!(
+            "building artifact: new revision '{revision}' for '{host}/{repo}:{}'",
+            tag.as_deref().unwrap_or(&reference)
+        );
+        let generation = generation_of(obj);
+        let mut status = status_map(obj);
+        if status.contains_key("artifact") {
+            set_condition(
+                &mut status,
+                "ArtifactOutdated",
+                "True",
+                "NewRevision",
+                message.trim_start_matches("building artifact: "),
+                generation,
+            );
+        }
+        util::mark_reconciling(&mut status, "Progressing", &message, generation);
+        set_condition(
+            &mut status,
+            "Ready",
+            "Unknown",
+            "Progressing",
+            &message,
+            generation,
+        );
+        if let Some(k) = super::ObjKey::of(obj) {
+            sh.write_status(&k, status);
+        }
+        if let Some(d) = util::annotation(obj, SIM_PULL_DELAY).and_then(util::parse_go_duration) {
+            tokio::time::sleep(d).await;
+        }
+    }
     let layers = manifest.layers();
     let wanted = str_at(obj, "/spec/layerSelector/mediaType").filter(|s| !s.is_empty());
     let layer = match wanted {
@@ -319,7 +359,6 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
         .unwrap_or_default();
     Ok(Fetched {
         revision,
-        manifest_digest: manifest.digest,
         layer_media_type,
         layer: bytes,
         annotations,
@@ -327,119 +366,9 @@ async fn fetch(sh: &Shared, obj: &Value) -> Result<Fetched, String> {
     })
 }
 
-/// Parse a tag leniently as Flux's semver library does (`v` prefix,
-/// missing minor/patch).
-pub(crate) fn lenient_version(tag: &str) -> Option<semver::Version> {
-    let t = tag.strip_prefix('v').unwrap_or(tag);
-    if let Ok(v) = semver::Version::parse(t) {
-        return Some(v);
-    }
-    let (core, rest) = match t.find(['-', '+']) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, ""),
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
-        return None;
-    }
-    let mut full: Vec<&str> = parts.clone();
-    while full.len() < 3 {
-        full.push("0");
-    }
-    semver::Version::parse(&format!("{}{rest}", full.join("."))).ok()
-}
-
-/// Translate a Masterminds/semver constraint into `semver::VersionReq`s
-/// (one per `||` alternative).
-pub(crate) fn parse_constraint(range: &str) -> Result<Vec<semver::VersionReq>, String> {
-    let mut out = Vec::new();
-    for alt in range.split("||") {
-        let mut comparators = Vec::new();
-        let normalized = alt.replace(',', " ");
-        let mut tokens = normalized.split_whitespace().peekable();
-        while let Some(tok) = tokens.next() {
-            // Operators written apart from their version: ">= 1.0".
-            let tok = if tok.chars().all(|c| "<>=~^!".contains(c)) {
-                match tokens.next() {
-                    Some(v) => format!("{tok}{v}"),
-                    None => return Err(format!("improper constraint: {range}")),
-                }
-            } else {
-                tok.to_string()
-            };
-            let tok = tok.replace(['x', 'X'], "*");
-            let tok = tok.trim_start_matches('v').to_string();
-            let starts_op = tok.starts_with(['<', '>', '=', '~', '^', '*']);
-            let tok = if starts_op {
-                tok.replacen(">=v", ">=", 1).replacen("<=v", "<=", 1)
-            } else if tok.contains('*') {
-                tok
-            } else {
-                format!("={tok}")
-            };
-            comparators.push(tok);
-        }
-        if comparators.is_empty() {
-            comparators.push("*".into());
-        }
-        let req = semver::VersionReq::parse(&comparators.join(", "))
-            .map_err(|e| format!("semver parse error: improper constraint: {range}: {e}"))?;
-        out.push(req);
-    }
-    Ok(out)
-}
-
-/// The highest tag matching `range` (and the `filter` regex, if any).
-pub(crate) fn pick_semver(
-    tags: &[String],
-    range: &str,
-    filter: Option<&str>,
-) -> Result<String, String> {
-    let reqs = parse_constraint(range)?;
-    let re = match filter {
-        Some(f) => {
-            Some(regex::Regex::new(f).map_err(|e| format!("semver regex parse error: {e}"))?)
-        }
-        None => None,
-    };
-    tags.iter()
-        .filter(|t| re.as_ref().is_none_or(|r| r.is_match(t)))
-        .filter_map(|t| Some((lenient_version(t)?, t)))
-        .filter(|(v, _)| reqs.iter().any(|r| r.matches(v)))
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, t)| t.clone())
-        .ok_or_else(|| format!("no match found for semver: {range}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tags(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn semver_picks_highest() {
-        let t = tags(&["1.0.0", "1.2.0", "v1.10.0", "2.0.0", "latest", "1.3.0-rc.1"]);
-        assert_eq!(
-            pick_semver(&t, ">=1.0.0 <2.0.0", None),
-            Ok("v1.10.0".into())
-        );
-        assert_eq!(pick_semver(&t, "1.x", None), Ok("v1.10.0".into()));
-        assert_eq!(pick_semver(&t, "*", None), Ok("2.0.0".into()));
-        assert_eq!(pick_semver(&t, "1.2.0", None), Ok("1.2.0".into()));
-        assert_eq!(pick_semver(&t, "~1.2", None), Ok("1.2.0".into()));
-        assert_eq!(
-            pick_semver(&t, "<1.0.0 || >=2.0.0", None),
-            Ok("2.0.0".into())
-        );
-        assert_eq!(
-            pick_semver(&t, ">= 1.0, < 1.5", Some("^1\\.[0-2]")),
-            Ok("1.2.0".into())
-        );
-        assert!(pick_semver(&t, ">=3.0.0", None).is_err());
-    }
 
     #[test]
     fn oci_urls() {

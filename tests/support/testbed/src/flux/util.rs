@@ -102,6 +102,29 @@ pub fn now_rfc3339_nano() -> String {
     jiff::Timestamp::now().to_string()
 }
 
+/// Now as Go's `time.Time.String()` of `metav1.Now()`, the value
+/// notification-controller writes to `reconcile.fluxcd.io/requestedAt`
+/// (`2006-01-02 15:04:05.999999999 +0000 UTC m=+1.234567890`; the
+/// monotonic part counts from the simulator's start).
+pub fn now_go_time_string() -> String {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let mono = START.get_or_init(std::time::Instant::now).elapsed();
+    let ts = jiff::Timestamp::now();
+    let base = ts.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = ts.subsec_nanosecond();
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    format!(
+        "{base}{frac} +0000 UTC m=+{}.{:09}",
+        mono.as_secs(),
+        mono.subsec_nanos()
+    )
+}
+
 /// `metadata.<field>` as a string.
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
@@ -169,9 +192,11 @@ pub fn is_ready(obj: &Value) -> bool {
     ready && observed == Some(generation_of(obj))
 }
 
-/// Set (or replace) a condition, keeping `lastTransitionTime` when the
-/// status did not change. Conditions are kept in Flux's order
-/// (Reconciling, Stalled first, then Ready, then the rest).
+/// Set (or replace) a condition as fluxcd/pkg `conditions.Set` does
+/// (PKG-LTT): `lastTransitionTime` (whole seconds, UTC) changes when the
+/// status, reason OR message changes, `observedGeneration` is always
+/// updated, and conditions are kept sorted Stalled, Reconciling, Ready, then
+/// the others by type.
 pub fn set_condition(
     status: &mut Map<String, Value>,
     type_: &str,
@@ -185,15 +210,19 @@ pub fn set_condition(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let now = now_k8s();
     let existing = conds
         .iter()
         .position(|c| c.get("type").and_then(Value::as_str) == Some(type_));
+    let same_state = |c: &Value| {
+        c.get("status").and_then(Value::as_str) == Some(cond_status)
+            && c.get("reason").and_then(Value::as_str) == Some(reason)
+            && c.get("message").and_then(Value::as_str) == Some(message)
+    };
     let ltt = existing
         .and_then(|i| conds.get(i))
-        .filter(|c| c.get("status").and_then(Value::as_str) == Some(cond_status))
+        .filter(|c| same_state(c))
         .and_then(|c| c.get("lastTransitionTime").cloned())
-        .unwrap_or_else(|| json!(now));
+        .unwrap_or_else(|| json!(now_k8s()));
     let cond = json!({
         "type": type_,
         "status": cond_status,
@@ -206,17 +235,61 @@ pub fn set_condition(
         Some(i) => conds[i] = cond,
         None => conds.push(cond),
     }
-    conds.sort_by_key(|c| condition_rank(c.get("type").and_then(Value::as_str).unwrap_or("")));
+    conds.sort_by(|a, b| {
+        let ta = a.get("type").and_then(Value::as_str).unwrap_or("");
+        let tb = b.get("type").and_then(Value::as_str).unwrap_or("");
+        condition_rank(ta)
+            .cmp(&condition_rank(tb))
+            .then_with(|| ta.cmp(tb))
+    });
     status.insert("conditions".into(), Value::Array(conds));
 }
 
 fn condition_rank(t: &str) -> u8 {
     match t {
-        "Reconciling" => 0,
-        "Stalled" => 1,
+        "Stalled" => 0,
+        "Reconciling" => 1,
         "Ready" => 2,
         _ => 3,
     }
+}
+
+/// fluxcd/pkg `conditions.MarkReconciling`: Reconciling True, Stalled
+/// removed (PKG-LTT).
+pub fn mark_reconciling(
+    status: &mut Map<String, Value>,
+    reason: &str,
+    message: &str,
+    generation: i64,
+) {
+    remove_condition(status, "Stalled");
+    set_condition(status, "Reconciling", "True", reason, message, generation);
+}
+
+/// fluxcd/pkg `conditions.MarkStalled`: Stalled True, Reconciling removed.
+pub fn mark_stalled(status: &mut Map<String, Value>, reason: &str, message: &str, generation: i64) {
+    remove_condition(status, "Reconciling");
+    set_condition(status, "Stalled", "True", reason, message, generation);
+}
+
+/// The controllers' end-of-reconcile rule (kustomize-controller
+/// `finalizeStatus`, source-controller `ComputeReconcileResult`): a
+/// Reconciling condition that survives a failed reconcile keeps its
+/// message and takes the reason `ProgressingWithRetry` (KC-RETRY).
+pub fn retry_reconciling(status: &mut Map<String, Value>, generation: i64) {
+    let Some(c) = condition(status, "Reconciling").cloned() else {
+        return;
+    };
+    let msg = c.get("message").and_then(Value::as_str).unwrap_or("");
+    let st = c.get("status").and_then(Value::as_str).unwrap_or("True");
+    set_condition(
+        status,
+        "Reconciling",
+        st,
+        "ProgressingWithRetry",
+        msg,
+        generation,
+    );
 }
 
 /// Remove a condition by type.
@@ -296,17 +369,34 @@ mod tests {
         set_condition(&mut st, "Ready", "True", "Succeeded", "ok", 1);
         let first = condition(&st, "Ready").cloned().unwrap_or_default();
         set_condition(&mut st, "Reconciling", "True", "Progressing", "x", 2);
-        set_condition(&mut st, "Ready", "True", "Succeeded", "ok again", 2);
+        set_condition(&mut st, "Ready", "True", "Succeeded", "ok", 2);
         let again = condition(&st, "Ready").cloned().unwrap_or_default();
         assert_eq!(first["lastTransitionTime"], again["lastTransitionTime"]);
         assert_eq!(again["observedGeneration"], 2);
+        // PKG-LTT: a new message is a transition too.
+        std::thread::sleep(Duration::from_millis(1100));
+        set_condition(&mut st, "Ready", "True", "Succeeded", "ok again", 2);
+        let moved = condition(&st, "Ready").cloned().unwrap_or_default();
+        assert_ne!(first["lastTransitionTime"], moved["lastTransitionTime"]);
+        set_condition(&mut st, "Stalled", "True", "X", "y", 2);
+        set_condition(&mut st, "Healthy", "True", "X", "y", 2);
+        set_condition(&mut st, "ArtifactInStorage", "True", "X", "y", 2);
         let types: Vec<_> = st["conditions"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|c| c["type"].as_str().unwrap_or("").to_string())
             .collect();
-        assert_eq!(types, ["Reconciling", "Ready"]);
+        assert_eq!(
+            types,
+            [
+                "Stalled",
+                "Reconciling",
+                "Ready",
+                "ArtifactInStorage",
+                "Healthy"
+            ]
+        );
         remove_condition(&mut st, "Reconciling");
         assert!(condition(&st, "Reconciling").is_none());
     }
