@@ -193,3 +193,296 @@ fn new_source_shipped_with_its_consumer_is_waited_through() {
         "the shipped Kustomization is followed: {names:?}"
     );
 }
+
+/// KC-PATH, KC-ATTEMPT: `spec.path` missing from the artifact fails before
+/// `lastAttemptedRevision` is written; the wait ties it to the target
+/// through the progress message and fails within 5 s.
+#[test]
+fn missing_path_fails_fast() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
+    bed.create_ks(
+        NS,
+        "apps",
+        "apps",
+        json!({"path": "./deploy", "retryInterval": "1s"}),
+    );
+    let d = bed.push("demo/apps", "latest", &[("cm.yaml", &configmap("one", ""))]);
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(bed.artifact("demo/apps", "latest", &d)));
+    r.assert_error(1, "Kustomization/flux-system/apps ArtifactFailed", "");
+    assert!(
+        r.stderr.contains("kustomization path not found"),
+        "{}",
+        r.stderr
+    );
+    let ks = bed
+        .store
+        .get(KS, "Kustomization", NS, "apps")
+        .expect("Kustomization");
+    assert!(seconds_since_transition(&ks, "Ready") < 6.0);
+}
+
+fn failing_cm(reason: &str, message: &str, times: u32) -> String {
+    configmap(
+        "one",
+        &format!(
+            "  annotations:\n    sim.gitlab-flux.io/fail: {reason}\n    sim.gitlab-flux.io/message: '{message}'\n    sim.gitlab-flux.io/fail-times: \"{times}\"\n"
+        ),
+    )
+}
+
+/// KC-HEALTH, KC-APPLY, KC-RETRY: failures the controller retries and that
+/// then succeed (a health check that passes late, a CRD another
+/// Kustomization installs a moment later) never exit 1.
+#[test]
+fn retried_failures_that_then_succeed_end_green() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
+    bed.create_ks(NS, "apps", "apps", json!({"retryInterval": "1s"}));
+    for (reason, message) in [
+        (
+            "HealthCheckFailed",
+            "health check failed after 1s: timeout waiting for: [Deployment/apps/web status: InProgress]",
+        ),
+        (
+            "ReconciliationFailed",
+            "CronTab/apps/x dry-run failed: no matches for kind \"CronTab\" in version \"example.com/v1\"",
+        ),
+    ] {
+        let d = bed.push(
+            "demo/apps",
+            "latest",
+            &[("cm.yaml", &failing_cm(reason, message, 2))],
+        );
+        let r = run(bed
+            .plugin()
+            .args(["wait", "--timeout", "60s", "--artifact"])
+            .arg(bed.artifact("demo/apps", "latest", &d)));
+        r.assert_ok();
+        let ks = bed
+            .store
+            .get(KS, "Kustomization", NS, "apps")
+            .expect("Kustomization");
+        assert!(applied(&ks, &d), "{reason}: {ks}");
+    }
+}
+
+const HELM_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+fn chart_source(bed: &Bed, reference: Value) {
+    bed.store
+        .create(json!({
+            "apiVersion": OCI, "kind": "OCIRepository",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {
+                "url": format!("oci://{}/charts/web", bed.registry.host()),
+                "interval": "1s", "insecure": true, "ref": reference,
+                "layerSelector": {"mediaType": HELM_LAYER, "operation": "copy"},
+            },
+        }))
+        .expect("create OCIRepository");
+}
+
+fn chartref_release(bed: &Bed) {
+    bed.store
+        .create(json!({
+            "apiVersion": crate::common::bed::HR, "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "web"},
+                     "targetNamespace": "apps", "values": {"replicaCount": 1}},
+        }))
+        .expect("create HelmRelease");
+}
+
+fn push_chart(bed: &Bed, version: &str, annotations: &[(&str, &str)]) -> String {
+    testbed::oci::push_helm_chart(
+        &bed.registry.base_url(),
+        "charts/web",
+        "web",
+        version,
+        &[("templates/configmap.yaml", b"kind: ConfigMap\n")],
+        annotations,
+    )
+    .expect("push chart")
+}
+
+/// Point `tag` at the chart `digest` (the plugin's own `tag`, which
+/// re-puts the same manifest bytes).
+fn retag(bed: &Bed, version: &str, digest: &str, tag: &str) {
+    let from = format!(
+        "oci://{}/charts/web:{}@{digest}",
+        bed.registry.host(),
+        version.replace('+', "_")
+    );
+    run(bed.plugin().args(["tag", "--any-media-type", &from, tag])).assert_ok();
+}
+
+/// HC-CHARTREF: a chartRef on a tag that is not a version records the
+/// source's whole revision as its digest; the wait reads both forms.
+#[test]
+fn chartref_on_a_non_semver_tag_ends_green() {
+    let Some(bed) = Bed::start() else { return };
+    let d = push_chart(&bed, "1.4.0", &[]);
+    retag(&bed, "1.4.0", &d, "main");
+    chart_source(&bed, json!({"tag": "main"}));
+    chartref_release(&bed);
+    let r = run(bed.plugin().args([
+        "wait",
+        "--timeout",
+        "30s",
+        "--artifact",
+        &tag_only(&bed, "charts/web", "main"),
+    ]));
+    r.assert_ok();
+    let hr = bed
+        .store
+        .get(crate::common::bed::HR, "HelmRelease", NS, "web")
+        .expect("HelmRelease");
+    assert_eq!(
+        hr["status"]["lastAttemptedRevisionDigest"],
+        format!("main@{d}").as_str()
+    );
+}
+
+/// HC-MUTATE: a semver tag that differs from the chart's version fails
+/// before any `lastAttempted*` field; the wait fails fast all the same.
+#[test]
+fn chart_version_differing_from_its_tag_fails_fast() {
+    let Some(bed) = Bed::start() else { return };
+    let d = push_chart(&bed, "1.4.0", &[]);
+    retag(&bed, "1.4.0", &d, "1.5.0");
+    chart_source(&bed, json!({"tag": "1.5.0"}));
+    chartref_release(&bed);
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(format!(
+            "oci://{}/charts/web:1.5.0@{d}",
+            bed.registry.host()
+        )));
+    r.assert_error(1, "HelmRelease/flux-system/web ChartMutateError", "");
+    assert!(
+        r.stderr
+            .contains("artifact revision 1.5.0 does not match chart version 1.4.0"),
+        "{}",
+        r.stderr
+    );
+    let hr = bed
+        .store
+        .get(crate::common::bed::HR, "HelmRelease", NS, "web")
+        .expect("HelmRelease");
+    assert!(seconds_since_transition(&hr, "Ready") < 6.0);
+}
+
+/// HC-REMEDIATION, HC-STALLCLEAR: a failed upgrade with the default
+/// remediation (no retries) is Stalled: exit 1. The fixing push is not
+/// failed on that old Stalled condition: exit 0.
+#[test]
+fn failed_upgrade_stalls_then_the_fix_ends_green() {
+    let Some(bed) = Bed::start() else { return };
+    chart_source(&bed, json!({"semver": ">=1.0.0"}));
+    chartref_release(&bed);
+    let url = |v: &str, d: &str| format!("oci://{}/charts/web:{v}@{d}", bed.registry.host());
+    let d1 = push_chart(&bed, "1.0.0", &[]);
+    run(bed
+        .plugin()
+        .args(["wait", "--timeout", "30s", "--artifact"])
+        .arg(url("1.0.0", &d1)))
+    .assert_ok();
+    let d2 = push_chart(&bed, "1.0.1", &[("sim.gitlab-flux.io/fail", "true")]);
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(url("1.0.1", &d2)));
+    r.assert_error(1, "HelmRelease/flux-system/web", "");
+    assert!(r.stderr.contains("RetriesExceeded"), "{}", r.stderr);
+    let d3 = push_chart(&bed, "1.0.2", &[]);
+    let fixed = url("1.0.2", &d3);
+    run(bed.plugin().args(["trigger", "--artifact", &fixed])).assert_ok();
+    run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact", &fixed]))
+    .assert_ok();
+}
+
+/// SC-SEMVER, MS-PRE: `>=1.0.0-0` selects a prerelease above the releases.
+#[test]
+fn semver_range_with_a_prerelease_comparator_selects_the_prerelease() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"semver": ">=1.0.0-0"}));
+    bed.create_ks(NS, "apps", "apps", json!({}));
+    bed.push("demo/apps", "1.0.0", &[("cm.yaml", &configmap("one", ""))]);
+    let rc = bed.push(
+        "demo/apps",
+        "1.5.0-rc.1",
+        &[("cm.yaml", &configmap("two", ""))],
+    );
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "30s", "--artifact"])
+        .arg(bed.artifact("demo/apps", "1.5.0-rc.1", &rc)));
+    r.assert_ok();
+    // A tag that is not a version for Flux is refused with the reason.
+    let r = run(bed.plugin().args([
+        "trigger",
+        "--artifact",
+        &format!("oci://{}/demo/apps:v1.3", bed.registry.host()),
+    ]));
+    r.assert_error(1, "", "");
+    assert!(r.stderr.contains("is not a version"), "{}", r.stderr);
+}
+
+/// NC-GITLAB: a gitlab Receiver answers 400 to an event its spec.events
+/// does not list; the error says so, and `--gitlab-event` sends a listed one.
+#[test]
+fn gitlab_receiver_events() {
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
+    bed.store
+        .create(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "hook", "namespace": NS}, "stringData": {"token": "s3cret-token"}}))
+        .expect("secret");
+    bed.store
+        .create(
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+            "metadata": {"name": "gitlab", "namespace": NS},
+            "spec": {"type": "gitlab", "events": ["Tag Push Hook"], "secretRef": {"name": "hook"},
+                     "resources": [{"apiVersion": OCI, "kind": "OCIRepository", "name": "apps"}]}}),
+        )
+        .expect("receiver");
+    let rcv = bed.until(
+        "notification.toolkit.fluxcd.io/v1",
+        "Receiver",
+        NS,
+        "gitlab",
+        |o| o.pointer("/status/webhookPath").is_some(),
+    );
+    let url = format!(
+        "{}{}",
+        bed.sim.receiver_url(),
+        rcv["status"]["webhookPath"].as_str().unwrap_or_default()
+    );
+    let call = |event: Option<&str>| {
+        let mut cmd = bed.plugin();
+        cmd.env("HOOK_TOKEN", "s3cret-token").args([
+            "trigger",
+            "--receiver",
+            &url,
+            "--receiver-type",
+            "gitlab",
+            "--token-env",
+            "HOOK_TOKEN",
+        ]);
+        if let Some(e) = event {
+            cmd.args(["--gitlab-event", e]);
+        }
+        run(&mut cmd)
+    };
+    let r = call(None);
+    r.assert_error(4, "does not list the event \"Push Hook\"", "--gitlab-event");
+    assert!(!r.stderr.contains("s3cret-token"));
+    call(Some("Tag Push Hook")).assert_ok();
+}
