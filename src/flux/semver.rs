@@ -633,6 +633,7 @@ mod tests {
 
     #[test]
     fn ordering() {
+        // MS-SORT
         let v = |s: &str| parse_strict(s).expect("version");
         let mut list = [
             v("1.0.0"),
@@ -683,6 +684,31 @@ mod tests {
         let f = regex::Regex::new(r"^1\.[0-2]\.").expect("regex");
         assert_eq!(select(tags, &r, Some(&f), false), Some("1.2.0"));
         assert_eq!(select(["v1.3", "main"], &r, None, false), None);
+    }
+
+    #[test]
+    fn strict_versions() {
+        // MS-STRICT: what push accepts as a chart version.
+        for ok in [
+            "1.2.3",
+            "1.2.3-0abc123",
+            "1.2.3+test.01",
+            "1.2.3-rc1-with-hypen",
+        ] {
+            assert!(parse_strict(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "v1.2.3",
+            "1.2",
+            "01.1.1",
+            "1.2.3-beta.01",
+            "1.2.3.4",
+            "1.0.0-alpha_beta",
+            "9.8.7+meta+meta",
+            "1.1.2+.123",
+        ] {
+            assert!(parse_strict(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

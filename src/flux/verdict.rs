@@ -591,6 +591,7 @@ mod tests {
 
     #[test]
     fn kustomization_ready_at_target() {
+        // KC-SUCCESS: Ready True with lastAppliedRevision at the target.
         let obj = ks(
             json!({"observedGeneration": 3, "lastAppliedRevision": format!("v2@{D2}"),
             "lastAttemptedRevision": format!("v2@{D2}"),
@@ -604,6 +605,7 @@ mod tests {
 
     #[test]
     fn ready_at_an_older_revision_is_pending_never_done() {
+        // KC-SUCCESS, SC-REV: an older `<tag>@sha256:` revision is stale.
         let obj = ks(
             json!({"observedGeneration": 3, "lastAppliedRevision": format!("v1@{D1}"),
             "conditions": [cond("Ready", "True", "ReconciliationSucceeded", "Applied revision: v1")]}),
@@ -620,6 +622,7 @@ mod tests {
 
     #[test]
     fn failure_at_target_fails_fast() {
+        // KC-BUILD, KC-ATTEMPT, PKG-READY: Ready False + Reconciling ProgressingWithRetry at the target.
         let obj = ks(
             json!({"observedGeneration": 3, "lastAppliedRevision": format!("v1@{D1}"),
             "lastAttemptedRevision": format!("v2@{D2}"),
@@ -633,6 +636,7 @@ mod tests {
 
     #[test]
     fn failure_counts_at_the_condition_generation() {
+        // KC-GEN: the condition's observedGeneration, not the status's.
         // First reconcile of a new generation failed: status.observedGeneration
         // still names the old one, the condition the new one.
         let obj = ks(
@@ -701,6 +705,7 @@ mod tests {
 
     #[test]
     fn suspended_and_generation_lag() {
+        // KC-SUSPEND, KC-GEN
         let mut obj = ks(json!({"observedGeneration": 2}));
         assert_eq!(
             evaluate(FluxKind::Kustomization, &obj, &exp(D2)).phase,
@@ -715,6 +720,7 @@ mod tests {
 
     #[test]
     fn dependency_not_ready_waits() {
+        // KC-DEP, HC-DEP: dependencies are re-checked on every requeue.
         let obj = ks(
             json!({"observedGeneration": 3, "lastAttemptedRevision": format!("v2@{D2}"),
             "conditions": [cond("Ready", "False", "DependencyNotReady", "dependency 'flux-system/infra' is not ready")]}),
@@ -726,6 +732,7 @@ mod tests {
 
     #[test]
     fn ocirepository_revision_must_carry_digest() {
+        // SC-REV, SC-READY: tag and digest revision forms, Ready Succeeded.
         let repo = |rev: &str| {
             json!({"metadata": {"generation": 1}, "spec": {},
             "status": {"observedGeneration": 1, "artifact": {"revision": rev},
@@ -1053,6 +1060,28 @@ mod tests {
     }
 
     #[test]
+    fn hc_values_error_fails_before_any_attempt() {
+        // HC-VALUES: written before the lastAttempted* fields, never Stalled,
+        // but only a change of the values (or the push) fixes it.
+        let obj = with_conds(
+            hr(json!({"observedGeneration": 2})),
+            vec![cond_at(
+                "Ready",
+                "False",
+                "ValuesError",
+                "could not resolve ConfigMap chart values reference 'apps/values' with key 'values.yaml'",
+                "2026-11-21T10:00:05Z",
+            )],
+        );
+        let mut e = hr_exp();
+        e.source_since = Some(ts("2026-11-21T10:00:01Z"));
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &e).phase,
+            Phase::Failed
+        );
+    }
+
+    #[test]
     fn culprit_ignores_transient_reasons() {
         // KC-DEP: a dependency waiting for its source is not the culprit.
         let dep = ks(json!({"observedGeneration": 3,
@@ -1065,6 +1094,7 @@ mod tests {
 
     #[test]
     fn helmrelease_chartref_digest_and_stalled() {
+        // HC-ATTEMPT, HC-SUCCESS, HC-REMEDIATION
         let hr = |digest: &str, ready: Value, stalled: bool| {
             let mut conds = vec![ready];
             if stalled {

@@ -18,6 +18,7 @@
 mod commands;
 mod gitlab;
 mod pipeline;
+mod semantics;
 
 use clap::CommandFactory;
 use commands::{Found, check, commands_in, markdown_snippets, sample_env};

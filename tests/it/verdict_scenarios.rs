@@ -39,7 +39,7 @@ fn seconds_since_transition(obj: &Value, type_: &str) -> f64 {
     (now - t).total(jiff::Unit::Second).expect("seconds")
 }
 
-/// SC-REV, KC-SUCCESS: `wait --artifact REPO:TAG` (no digest) is exact:
+/// SC-REV, SC-READY, KC-SUCCESS: `wait --artifact REPO:TAG` (no digest) is exact:
 /// the tag is resolved when the command starts, so a Kustomization that
 /// still holds what the tag pointed at before is never green.
 #[test]
@@ -111,8 +111,9 @@ fn tag_resolution_errors() {
     );
 }
 
-/// KC-BUILD: a manifest that does not build fails the wait with the
-/// controller's message within 5 s of the condition.
+/// KC-BUILD, PKG-LTT: a manifest that does not build fails the wait with
+/// the controller's message within 5 s of the condition (whose transition
+/// time has whole seconds).
 #[test]
 fn broken_manifest_fails_fast_with_the_controllers_message() {
     let Some(bed) = Bed::start() else { return };
@@ -143,9 +144,10 @@ fn broken_manifest_fails_fast_with_the_controllers_message() {
     assert!(after < 6.0, "reported {after:.1} s after the condition");
 }
 
-/// KC-SRC, KC-DEP: an artifact that ships a new OCIRepository and its
+/// KC-SRC, KC-DEP, SC-FETCH: an artifact that ships a new OCIRepository and its
 /// Kustomization: the new Kustomization first says "Source artifact not
-/// found, retrying"; that is transient and the wait ends green.
+/// found, retrying", and the new source's first pull 404s (its tag is
+/// pushed a moment later); both are retried and the wait ends green.
 #[test]
 fn new_source_shipped_with_its_consumer_is_waited_through() {
     let Some(bed) = Bed::start() else { return };
@@ -234,7 +236,7 @@ fn failing_cm(reason: &str, message: &str, times: u32) -> String {
     )
 }
 
-/// KC-HEALTH, KC-APPLY, KC-RETRY: failures the controller retries and that
+/// KC-HEALTH, KC-APPLY, KC-RETRY, PKG-READY: failures the controller retries and that
 /// then succeed (a health check that passes late, a CRD another
 /// Kustomization installs a moment later) never exit 1.
 #[test]
@@ -320,7 +322,7 @@ fn retag(bed: &Bed, version: &str, digest: &str, tag: &str) {
     run(bed.plugin().args(["tag", "--any-media-type", &from, tag])).assert_ok();
 }
 
-/// HC-CHARTREF: a chartRef on a tag that is not a version records the
+/// HC-CHARTREF, HC-SRC, HC-ATTEMPT, HC-SUCCESS: a chartRef on a tag that is not a version records the
 /// source's whole revision as its digest; the wait reads both forms.
 #[test]
 fn chartref_on_a_non_semver_tag_ends_green() {
@@ -385,7 +387,13 @@ fn failed_upgrade_stalls_then_the_fix_ends_green() {
     let Some(bed) = Bed::start() else { return };
     chart_source(&bed, json!({"semver": ">=1.0.0"}));
     chartref_release(&bed);
-    let url = |v: &str, d: &str| format!("oci://{}/charts/web:{v}@{d}", bed.registry.host());
+    let url = |v: &str, d: &str| {
+        format!(
+            "oci://{}/charts/web:{}@{d}",
+            bed.registry.host(),
+            v.replace('+', "_")
+        )
+    };
     let d1 = push_chart(&bed, "1.0.0", &[]);
     run(bed
         .plugin()
@@ -399,8 +407,9 @@ fn failed_upgrade_stalls_then_the_fix_ends_green() {
         .arg(url("1.0.1", &d2)));
     r.assert_error(1, "HelmRelease/flux-system/web", "");
     assert!(r.stderr.contains("RetriesExceeded"), "{}", r.stderr);
-    let d3 = push_chart(&bed, "1.0.2", &[]);
-    let fixed = url("1.0.2", &d3);
+    // SC-HELMTAG: the fix carries build metadata, so its tag has `_`.
+    let d3 = push_chart(&bed, "1.0.2+fix.1", &[]);
+    let fixed = url("1.0.2+fix.1", &d3);
     run(bed.plugin().args(["trigger", "--artifact", &fixed])).assert_ok();
     run(bed
         .plugin()
@@ -408,7 +417,7 @@ fn failed_upgrade_stalls_then_the_fix_ends_green() {
     .assert_ok();
 }
 
-/// SC-SEMVER, MS-PRE: `>=1.0.0-0` selects a prerelease above the releases.
+/// SC-SEMVER, MS-PRE, MS-SORT: `>=1.0.0-0` selects a prerelease above the releases.
 #[test]
 fn semver_range_with_a_prerelease_comparator_selects_the_prerelease() {
     let Some(bed) = Bed::start() else { return };
@@ -485,4 +494,126 @@ fn gitlab_receiver_events() {
     r.assert_error(4, "does not list the event \"Push Hook\"", "--gitlab-event");
     assert!(!r.stderr.contains("s3cret-token"));
     call(Some("Tag Push Hook")).assert_ok();
+}
+
+/// KC-DOWNLOAD: an artifact whose layer is not a tarball cannot be
+/// extracted by kustomize-controller: terminal for that revision.
+#[test]
+fn artifact_that_cannot_be_extracted_fails_fast() {
+    let Some(bed) = Bed::start() else { return };
+    bed.store
+        .create(json!({
+            "apiVersion": OCI, "kind": "OCIRepository",
+            "metadata": {"name": "apps", "namespace": NS},
+            "spec": {"url": format!("oci://{}/demo/raw", bed.registry.host()), "ref": {"tag": "latest"},
+                     "interval": "1s", "insecure": true,
+                     "layerSelector": {"mediaType": "application/vnd.cncf.flux.content.v1.tar+gzip", "operation": "copy"}},
+        }))
+        .expect("create OCIRepository");
+    bed.create_ks(NS, "apps", "apps", json!({"retryInterval": "1s"}));
+    let client =
+        testbed::oci::Client::new(&bed.registry.base_url(), &Default::default()).expect("client");
+    let d = testbed::oci::block_on(client.push_single_layer(
+        "demo/raw",
+        "latest",
+        ("application/vnd.cncf.flux.config.v1+json", b"{}"),
+        (
+            "application/vnd.cncf.flux.content.v1.tar+gzip",
+            b"this is not a gzip stream",
+        ),
+        &[],
+    ))
+    .expect("push");
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(bed.artifact("demo/raw", "latest", &d)));
+    r.assert_error(1, "Kustomization/flux-system/apps ArtifactFailed", "");
+    assert!(r.stderr.contains("failed to untar"), "{}", r.stderr);
+}
+
+/// HC-VALUES: values from a ConfigMap that does not exist fail
+/// before any attempt is recorded: exit 1 with helm-controller's message.
+#[test]
+fn missing_values_fail_fast() {
+    let Some(bed) = Bed::start() else { return };
+    chart_source(&bed, json!({"semver": ">=1.0.0"}));
+    bed.store
+        .create(json!({
+            "apiVersion": crate::common::bed::HR, "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "web"},
+                     "targetNamespace": "apps",
+                     "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}]},
+        }))
+        .expect("create HelmRelease");
+    let d = push_chart(&bed, "1.0.0", &[]);
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(format!(
+            "oci://{}/charts/web:1.0.0@{d}",
+            bed.registry.host()
+        )));
+    r.assert_error(1, "HelmRelease/flux-system/web ValuesError", "");
+    assert!(r.stderr.contains("web-values"), "{}", r.stderr);
+}
+
+/// MS-STRICT: a chart whose version Helm would not take as SemVer 2 is
+/// refused before anything is pushed.
+#[test]
+fn chart_version_must_be_strict_semver() {
+    let Some(bed) = Bed::start() else { return };
+    let chart = bed.dir.path().join("chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: \"1.2\"\n",
+    )
+    .expect("Chart.yaml");
+    let r = run(bed
+        .plugin()
+        .arg("push")
+        .arg(&chart)
+        .arg(format!("oci://{}/charts/web:1.2", bed.registry.host()))
+        .arg("--helm-chart"));
+    r.assert_error(2, "not SemVer 2", "");
+}
+
+/// HC-DEP: a HelmRelease waits for the HelmRelease it depends on, which
+/// appears a moment later; DependencyNotReady is waited through.
+#[test]
+fn helmrelease_dependency_is_waited_through() {
+    let Some(bed) = Bed::start() else { return };
+    chart_source(&bed, json!({"semver": ">=1.0.0"}));
+    bed.store
+        .create(json!({
+            "apiVersion": crate::common::bed::HR, "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "web"},
+                     "targetNamespace": "apps", "dependsOn": [{"name": "db"}]},
+        }))
+        .expect("create HelmRelease");
+    let d = push_chart(&bed, "1.0.0", &[]);
+    let store = bed.store.clone();
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        store
+            .create(json!({
+                "apiVersion": crate::common::bed::HR, "kind": "HelmRelease",
+                "metadata": {"name": "db", "namespace": NS},
+                "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "web"},
+                         "targetNamespace": "apps"},
+            }))
+            .expect("create HelmRelease db");
+    });
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact"])
+        .arg(format!(
+            "oci://{}/charts/web:1.0.0@{d}",
+            bed.registry.host()
+        )));
+    later.join().expect("db");
+    r.assert_ok();
 }

@@ -100,6 +100,7 @@ fn timeout_lists_what_is_pending_and_exits_3() {
     );
 }
 
+/// KC-DEP, KC-SUSPEND, KC-GEN
 #[test]
 fn dependency_chain_and_suspended_objects() {
     let Some(bed) = Bed::start() else { return };
