@@ -437,6 +437,19 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
         }
     };
     match (&ready, at_target) {
+        // HC-ATTEMPT, HC-SUCCESS: helm-controller records the attempt
+        // before it marks Ready Unknown for the release action; a Ready
+        // True beside Reconciling True is the previous release's.
+        (Some(r), Ok(()))
+            if r.status == "True" && kind == FluxKind::HelmRelease && reconciling.is_some() =>
+        {
+            Verdict::new(
+                Phase::Progressing,
+                "Progressing",
+                reconciling.as_ref().map_or("", |c| c.message).to_string(),
+                revision,
+            )
+        }
         (Some(r), Ok(())) if r.status == "True" => {
             Verdict::new(Phase::Ready, r.reason, r.message, revision)
         }
@@ -952,6 +965,22 @@ mod tests {
         let v = evaluate(FluxKind::HelmRelease, &stalled, &hr_exp());
         assert_eq!(v.phase, Phase::Failed);
         assert_eq!(v.reason, "RetriesExceeded");
+    }
+
+    #[test]
+    fn hc_attempt_recorded_before_the_release_runs_is_not_done() {
+        // HC-ATTEMPT: lastAttempted* at the target, Ready still True from
+        // the previous release, Reconciling "Fulfilling prerequisites".
+        let obj = hr(
+            json!({"observedGeneration": 3, "lastAttemptedGeneration": 3,
+            "lastAttemptedRevision": "1.0.0+222222222222", "lastAttemptedRevisionDigest": D2,
+            "conditions": [cond("Ready", "True", "UpgradeSucceeded", "previous release"),
+                           cond("Reconciling", "True", "Progressing", "Fulfilling prerequisites")]}),
+        );
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &hr_exp()).phase,
+            Phase::Progressing
+        );
     }
 
     #[test]
