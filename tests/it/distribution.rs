@@ -293,8 +293,18 @@ fn krew_violations(
         v.push(format!("spec.version {version:?} is not semver with a v"));
     }
     let short = str_at(m, &["spec", "shortDescription"]).unwrap_or("");
-    if short.trim().is_empty() || short.contains('\n') {
+    // krew-index review: one line of at most 50 characters.
+    if short.trim().is_empty() || short.contains('\n') || short.chars().count() > 50 {
         v.push(format!("spec.shortDescription {short:?}"));
+    }
+    // krew's plugin-manifest guide: a description in prose, not a list of
+    // subcommands.
+    let description = str_at(m, &["spec", "description"]).unwrap_or("");
+    if description
+        .lines()
+        .any(|l| l.trim_start().starts_with(['-', '*']))
+    {
+        v.push("spec.description lists items instead of describing the plugin".to_string());
     }
     if !str_at(m, &["spec", "homepage"]).is_some_and(|h| h.starts_with("https://")) {
         v.push("spec.homepage".to_string());
@@ -473,10 +483,20 @@ fn krew_manifest_follows_krew_rules() {
     assert!(err.to_string().contains("darwin/amd64"), "{err}");
 
     // The checks above catch what krew rejects.
-    let broken: [(&str, Value, &str); 7] = [
+    let broken: [(&str, Value, &str); 9] = [
         ("/metadata/name", json!("gitlab flux"), "metadata.name"),
         ("/spec/version", json!("0.1.0"), "spec.version"),
         ("/spec/shortDescription", json!("a\nb"), "shortDescription"),
+        (
+            "/spec/shortDescription",
+            json!("x".repeat(51)),
+            "shortDescription",
+        ),
+        (
+            "/spec/description",
+            json!("- push\n- wait\n"),
+            "description",
+        ),
         (
             "/spec/platforms/0/sha256",
             json!("A".repeat(64)),

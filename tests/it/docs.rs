@@ -18,6 +18,7 @@
 mod commands;
 mod gitlab;
 mod pipeline;
+mod schema;
 mod semantics;
 
 use clap::CommandFactory;

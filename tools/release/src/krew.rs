@@ -23,7 +23,8 @@ use crate::{BIN, COMPLETION_HELPER};
 pub const PLUGIN: &str = "gitlab-flux";
 
 /// Shown by `kubectl krew search`; one line (krew-index asks for brevity).
-pub const SHORT_DESCRIPTION: &str = "Push Flux OCI artifacts from GitLab CI, wait for rollout";
+/// At most 50 characters, as the krew-index review asks.
+pub const SHORT_DESCRIPTION: &str = "Deploy with Flux from GitLab CI and wait for it";
 
 /// The platforms a release ships (`scripts/dist.sh`).
 pub const PLATFORMS: [(&str, &str); 4] = [
@@ -33,17 +34,18 @@ pub const PLATFORMS: [(&str, &str); 4] = [
     ("linux", "arm64"),
 ];
 
+/// Prose, not a list of subcommands (krew's plugin-manifest guide).
 const DESCRIPTION: &str = "\
-Makes Flux deployments a trustworthy step of a GitLab CI/CD pipeline:
-- push: package manifests (or a Helm chart) as a Flux OCI artifact with a
-  reproducible digest and GitLab CI annotations, and push it to the GitLab
-  container registry with the job's credentials;
-- trigger: make Flux reconcile the OCIRepositories, Kustomizations and
-  HelmReleases that consume it now (annotations, or a Receiver webhook);
-- wait: watch until every consumer applied exactly that revision and is
-  Ready, failing fast with the controller's reason; JUnit and dotenv reports;
-- status: tables of Flux sources, Kustomizations and HelmReleases.
-In a GitLab CI job it picks the GitLab agent's kubeconfig context itself.
+Makes a Flux deployment a trustworthy step of a GitLab CI/CD pipeline or of
+a terminal session. It packages a directory of manifests (or a Helm chart)
+as a Flux OCI artifact with a reproducible digest and pushes it to the GitLab
+container registry with the job's credentials, asks Flux to reconcile what
+consumes it right away, and then watches until every Kustomization and
+HelmRelease has applied exactly that digest and is healthy. When Flux fails
+for good, the job fails at once with the controller's reason and events;
+while Flux is still retrying, it keeps waiting. In a GitLab CI job it picks
+the GitLab agent's kubeconfig context itself and writes dotenv and JUnit
+reports for the pipeline.
 ";
 
 /// What to generate from.
@@ -250,7 +252,23 @@ mod tests {
     #[test]
     fn short_description_is_one_short_line() {
         assert!(!SHORT_DESCRIPTION.contains('\n'));
-        assert!(SHORT_DESCRIPTION.len() <= 60, "{}", SHORT_DESCRIPTION.len());
+        assert!(
+            SHORT_DESCRIPTION.chars().count() <= 50,
+            "{}",
+            SHORT_DESCRIPTION.len()
+        );
+    }
+
+    #[test]
+    fn description_is_prose() {
+        // krew's guide: describe the plugin, do not list its subcommands.
+        assert!(
+            !DESCRIPTION
+                .lines()
+                .any(|l| l.trim_start().starts_with(['-', '*'])),
+            "{DESCRIPTION}"
+        );
+        assert!(DESCRIPTION.split_whitespace().count() > 40);
     }
 
     #[test]
