@@ -268,7 +268,7 @@ fn real_broken_manifest_fails_with_kustomize_controllers_message() {
         .plugin()
         .args(["wait", "--artifact", &url, "--timeout", "60s"]));
     let exited = SystemTime::now();
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    crate::common::scenarios::assert_scenario("broken_manifest", "real", &r);
     let ks = bed.get(KS, "Kustomization", "apps").expect("ks");
     let ready = RealBed::ready(&ks).expect("Ready condition").clone();
     assert_eq!(ready["status"], "False", "{ks}");
@@ -320,7 +320,7 @@ fn real_ocirepository_shipped_together_with_its_consumers() {
     let r = run(bed
         .plugin()
         .args(["wait", "--artifact", &url, "--timeout", "90s", "-o", "json"]));
-    r.assert_ok();
+    crate::common::scenarios::assert_scenario("shipped_source", "real", &r);
     let outer = bed.get(KS, "Kustomization", "outer").expect("outer");
     assert!(applied(&outer, &digest), "{outer}");
     let inner_ks = bed.until(KS, "Kustomization", "inner", LONG, |o| applied(o, &inner));
