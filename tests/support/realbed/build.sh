@@ -32,6 +32,7 @@ programs=(
   "notification-controller notification-controller github.com/fluxcd/notification-controller github.com/fluxcd/notification-controller"
   "flux flux github.com/fluxcd/flux2/v2 github.com/fluxcd/flux2/v2/cmd/flux"
   "oras oras oras.land/oras oras.land/oras/cmd/oras"
+  "krew krew sigs.k8s.io/krew sigs.k8s.io/krew/cmd/krew"
 )
 
 # The version of MODULE that the module dir DIR requires (its go.mod).
@@ -52,6 +53,7 @@ ldflags_for() { # NAME VERSION
       echo "$f" ;;
     flux) echo "-s -w -X main.VERSION=${v#v}" ;;
     oras) echo "-s -w -X oras.land/oras/internal/version.Version=${v#v} -X oras.land/oras/internal/version.BuildMetadata=" ;;
+    krew) echo "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$v -X sigs.k8s.io/krew/internal/version.gitCommit=$v" ;;
     *) echo "-s -w" ;;
   esac
 }
