@@ -58,6 +58,33 @@ ldflags_for() { # NAME VERSION
   esac
 }
 
+# The flux CLI's module is published without its generated
+# cmd/flux/manifests/*.yaml (flux2 generates them before a release build;
+# `//go:embed manifests/*.yaml` then finds no file). Build it from a copy of
+# the module, in the cache and never in the checkout, with an empty
+# placeholder manifest (only `flux install` reads them), through a go.mod
+# copy (-modfile) that replaces the module by that copy. Prints the extra
+# `go build` arguments.
+prepare_flux() { # DIR MODULE VERSION
+  local dir=$1 mod=$2 v=$3 src="$cache/.src/flux2-$3" modsrc
+  if [ ! -f "$src/.ready" ]; then
+    (cd "$here/$dir" && go mod download "$mod@$v") >&2
+    modsrc=$(cd "$here/$dir" && go list -m -f '{{.Dir}}' "$mod")
+    [ -d "$modsrc" ] || { echo "realbed: $mod $v is not in the module cache" >&2; return 1; }
+    rm -rf "$src"
+    mkdir -p "$src"
+    cp -R "$modsrc/." "$src/"
+    chmod -R u+w "$src"
+    mkdir -p "$src/cmd/flux/manifests"
+    : >"$src/cmd/flux/manifests/placeholder.yaml"
+    touch "$src/.ready"
+  fi
+  cp "$here/$dir/go.mod" "$src.mod"
+  printf '\nreplace %s => %s\n' "$mod" "$src" >>"$src.mod"
+  cp "$here/$dir/go.sum" "$src.sum"
+  echo "-modfile=$src.mod"
+}
+
 entry() { # NAME -> "NAME DIR PACKAGE"
   local e
   for e in "${programs[@]}"; do
@@ -108,7 +135,13 @@ for name in "${wanted[@]}"; do
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
   start=$SECONDS
-  if (cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath \
+  extra=()
+  if [ "$name" = flux ]; then
+    if ! extra=("$(prepare_flux "$dir" "$mod" "$v" 2>"$tmp/build.log")"); then
+      extra=(-modfile=/nonexistent/prepare-failed.mod)
+    fi
+  fi
+  if (cd "$here/$dir" && CGO_ENABLED=0 go build "${extra[@]}" -trimpath \
         -ldflags "$(ldflags_for "$name" "$v")" -o "$tmp/$name" "$pkg") >"$tmp/build.log" 2>&1; then
     chmod 755 "$tmp"
     rm -rf "$out" "$out.failed"
