@@ -57,7 +57,7 @@ demo: deps $(if $(REAL),realbed) ## The main job on the local sandbox: push, tri
 	REAL=$(REAL) scripts/demo.sh
 
 .PHONY: bench
-bench: deps ## Benchmarks against peers, side by side (BENCH_TRIALS=3 for a quick run; docs/benchmarks.md)
+bench: deps realbed ## Benchmarks against peers, side by side, on the emulator and on the real cluster (BENCH_TRIALS=3 for a quick run; docs/benchmarks.md)
 	scripts/bench.sh
 
 DIST_DIR ?= dist

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks against peers (docs/benchmarks.md): builds the plugin and the
 # bench driver in release, installs oras-py into a throwaway venv under
-# target/bench/venv, and runs every scenario on the test bed. Prints a table
+# target/bench/venv, and runs every scenario on the test bed (the emulator,
+# and the real cluster of `make realbed`: scenario `real`). Prints a table
 # of medians and ratios; writes target/bench/results.{md,json}.
 #
 #   BENCH_TRIALS=3 make bench          # quick run: 3 trials per measurement
-#   BENCH_ONLY=push,startup make bench # only some scenarios (push wait scale startup)
+#   BENCH_ONLY=push,startup make bench # only some scenarios (push wait scale startup real)
 #   BENCH_SCALE=200 make bench         # fewer objects in the scale scenario
 set -euo pipefail
 cd "$(dirname "$0")/.."

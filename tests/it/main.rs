@@ -11,6 +11,7 @@ mod e2e;
 mod kubeconfig_auth;
 mod push;
 mod real_cluster;
+mod real_verdict;
 mod reliability;
 mod secrets;
 mod status;

@@ -268,7 +268,7 @@ fn real_broken_manifest_fails_with_kustomize_controllers_message() {
         .plugin()
         .args(["wait", "--artifact", &url, "--timeout", "60s"]));
     let exited = SystemTime::now();
-    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    crate::common::scenarios::assert_scenario("broken_manifest", "real", &r);
     let ks = bed.get(KS, "Kustomization", "apps").expect("ks");
     let ready = RealBed::ready(&ks).expect("Ready condition").clone();
     assert_eq!(ready["status"], "False", "{ks}");
@@ -320,7 +320,7 @@ fn real_ocirepository_shipped_together_with_its_consumers() {
     let r = run(bed
         .plugin()
         .args(["wait", "--artifact", &url, "--timeout", "90s", "-o", "json"]));
-    r.assert_ok();
+    crate::common::scenarios::assert_scenario("shipped_source", "real", &r);
     let outer = bed.get(KS, "Kustomization", "outer").expect("outer");
     assert!(applied(&outer, &digest), "{outer}");
     let inner_ks = bed.until(KS, "Kustomization", "inner", LONG, |o| applied(o, &inner));
@@ -583,4 +583,127 @@ fn real_cluster_starts_fast_and_names_its_versions() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// krew v0.4.3 (built by `make realbed`) installs the release archive from
+/// the filled manifest into a temp KREW_ROOT; the plugin then runs through
+/// kubectl 1.37, and kubectl's plugin completion (kubectl ≥ 1.26, with the
+/// completion helper of the manifest's caveats on PATH) lists its
+/// subcommands. No cluster is needed.
+#[test]
+fn real_krew_installs_the_release_archive_and_kubectl_1_37_completes_it() {
+    use gitlab_flux_release::krew;
+    use gitlab_flux_release::package::Package;
+    let programs = testbed::real::Programs::discover().expect("build.sh --list");
+    let (Some(krew_bin), Some(kubectl)) = (programs.bin("krew"), programs.bin("kubectl")) else {
+        let why = "krew or kubectl 1.37 is not built (run `make realbed`, see docs/testing.md)";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "required under CI=true: {why}"
+        );
+        eprintln!("skipping: {why}");
+        return;
+    };
+    eprintln!(
+        "backend: real binaries (krew {}, kubectl {})",
+        programs
+            .get("krew")
+            .map(|p| p.version.as_str())
+            .unwrap_or("?"),
+        programs
+            .get("kubectl")
+            .map(|p| p.version.as_str())
+            .unwrap_or("?")
+    );
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dist = tmp.path().join("dist");
+    let mut cmd = std::process::Command::new(repo.join("scripts/dist.sh"));
+    run(cmd
+        .args(["--out"])
+        .arg(&dist)
+        .args(["--platform", "linux_amd64", "--binary"])
+        .arg(crate::common::bin())
+        .args(["--gzip-level", "1"])
+        .current_dir(repo))
+    .assert_ok();
+    let version = env!("CARGO_PKG_VERSION");
+    let archive = dist.join(format!("kubectl-gitlab_flux_v{version}_linux_amd64.tar.gz"));
+    let generated = krew::generate(&krew::Options {
+        dist: dist.clone(),
+        package: Package::read(&repo.join("Cargo.toml")).expect("Cargo.toml"),
+        download_base: None,
+        strict: false,
+    })
+    .expect("krew manifest");
+    let manifest = tmp.path().join("krew/gitlab-flux.yaml");
+    write(&manifest, &generated.yaml);
+
+    let root = tmp.path().join("krew-root");
+    let path = format!("{}:/usr/bin:/bin", root.join("bin").display());
+    let with_env = |cmd: &mut std::process::Command| {
+        crate::common::scrub(cmd, tmp.path());
+        cmd.env("KREW_ROOT", &root).env("PATH", &path);
+    };
+    let mut install = std::process::Command::new(&krew_bin);
+    with_env(&mut install);
+    let r = run(install
+        .arg("install")
+        .arg(format!("--manifest={}", manifest.display()))
+        .arg(format!("--archive={}", archive.display())));
+    r.assert_ok();
+    eprintln!("krew install:\n{}{}", r.stdout, r.stderr);
+    let receipt = root.join("receipts/gitlab-flux.yaml");
+    assert!(
+        receipt.is_file(),
+        "krew wrote no receipt {}",
+        receipt.display()
+    );
+    let kubectl_run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&kubectl);
+        with_env(&mut cmd);
+        run(cmd.args(args))
+    };
+    let r = kubectl_run(&["gitlab-flux", "version"]);
+    r.assert_ok();
+    assert!(
+        r.stdout
+            .starts_with(&format!("kubectl-gitlab-flux {version} ")),
+        "{}",
+        r.stdout
+    );
+    // (`krew list` needs a local index, which an offline test has not.)
+    let receipt = std::fs::read_to_string(&receipt).expect("receipt");
+    assert!(
+        receipt.contains(&format!("version: v{version}")),
+        "{receipt}"
+    );
+
+    // The caveats' command installs the completion helper next to it.
+    let caveats = generated.yaml.clone();
+    let line = caveats
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("install ") && l.contains("kubectl_complete-gitlab_flux"))
+        .unwrap_or_else(|| panic!("no install command in the caveats:\n{caveats}"))
+        .to_string();
+    let mut sh = std::process::Command::new("/bin/sh");
+    with_env(&mut sh);
+    run(sh.args(["-c", &line]).current_dir(repo)).assert_ok();
+    let r = kubectl_run(&["__complete", "gitlab-flux", ""]);
+    r.assert_ok();
+    let offered: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with(':'))
+        .map(|l| l.split('\t').next().unwrap_or_default())
+        .collect();
+    for sub in ["push", "trigger", "wait", "status", "version"] {
+        assert!(
+            offered.contains(&sub),
+            "kubectl 1.37 __complete gitlab-flux \"\" offers no {sub}: {offered:?}\n{}",
+            r.stderr
+        );
+    }
+    eprintln!("kubectl 1.37 completes: {offered:?}");
 }

@@ -142,3 +142,4 @@ pub fn write(path: &Path, content: &str) {
 }
 pub mod bed;
 pub mod real;
+pub mod scenarios;

@@ -32,6 +32,7 @@ programs=(
   "notification-controller notification-controller github.com/fluxcd/notification-controller github.com/fluxcd/notification-controller"
   "flux flux github.com/fluxcd/flux2/v2 github.com/fluxcd/flux2/v2/cmd/flux"
   "oras oras oras.land/oras oras.land/oras/cmd/oras"
+  "krew krew sigs.k8s.io/krew sigs.k8s.io/krew/cmd/krew"
 )
 
 # The version of MODULE that the module dir DIR requires (its go.mod).
@@ -52,8 +53,36 @@ ldflags_for() { # NAME VERSION
       echo "$f" ;;
     flux) echo "-s -w -X main.VERSION=${v#v}" ;;
     oras) echo "-s -w -X oras.land/oras/internal/version.Version=${v#v} -X oras.land/oras/internal/version.BuildMetadata=" ;;
+    krew) echo "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$v -X sigs.k8s.io/krew/internal/version.gitCommit=$v" ;;
     *) echo "-s -w" ;;
   esac
+}
+
+# The flux CLI's module is published without its generated
+# cmd/flux/manifests/*.yaml (flux2 generates them before a release build;
+# `//go:embed manifests/*.yaml` then finds no file). Build it from a copy of
+# the module, in the cache and never in the checkout, with an empty
+# placeholder manifest (only `flux install` reads them), through a go.mod
+# copy (-modfile) that replaces the module by that copy. Prints the extra
+# `go build` arguments.
+prepare_flux() { # DIR MODULE VERSION
+  local dir=$1 mod=$2 v=$3 src="$cache/.src/flux2-$3" modsrc
+  if [ ! -f "$src/.ready" ]; then
+    (cd "$here/$dir" && go mod download "$mod@$v") >&2
+    modsrc=$(cd "$here/$dir" && go list -m -f '{{.Dir}}' "$mod")
+    [ -d "$modsrc" ] || { echo "realbed: $mod $v is not in the module cache" >&2; return 1; }
+    rm -rf "$src"
+    mkdir -p "$src"
+    cp -R "$modsrc/." "$src/"
+    chmod -R u+w "$src"
+    mkdir -p "$src/cmd/flux/manifests"
+    : >"$src/cmd/flux/manifests/placeholder.yaml"
+    touch "$src/.ready"
+  fi
+  cp "$here/$dir/go.mod" "$src.mod"
+  printf '\nreplace %s => %s\n' "$mod" "$src" >>"$src.mod"
+  cp "$here/$dir/go.sum" "$src.sum"
+  echo "-modfile=$src.mod"
 }
 
 entry() { # NAME -> "NAME DIR PACKAGE"
@@ -106,7 +135,13 @@ for name in "${wanted[@]}"; do
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
   start=$SECONDS
-  if (cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath \
+  extra=()
+  if [ "$name" = flux ]; then
+    if ! extra=("$(prepare_flux "$dir" "$mod" "$v" 2>"$tmp/build.log")"); then
+      extra=(-modfile=/nonexistent/prepare-failed.mod)
+    fi
+  fi
+  if (cd "$here/$dir" && CGO_ENABLED=0 go build "${extra[@]}" -trimpath \
         -ldflags "$(ldflags_for "$name" "$v")" -o "$tmp/$name" "$pkg") >"$tmp/build.log" 2>&1; then
     chmod 755 "$tmp"
     rm -rf "$out" "$out.failed"

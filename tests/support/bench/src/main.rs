@@ -11,11 +11,12 @@
 //! ```
 //!
 //! Environment: `BENCH_TRIALS` (trials per measurement, overrides every
-//! default), `BENCH_ONLY` (comma list of push, wait, scale, startup),
+//! default), `BENCH_ONLY` (comma list of push, wait, scale, startup, real),
 //! `BENCH_SCALE` (objects per kind in the scale scenario, default 1000).
 
 mod measure;
 mod push;
+mod real;
 mod report;
 mod scale;
 mod startup;
@@ -32,7 +33,7 @@ use report::Row;
 const USAGE: &str =
     "usage: gitlab-flux-bench run --plugin PATH [--kubectl PATH] [--oras-python PATH] [--out DIR]
 
-Environment: BENCH_TRIALS=N (trials per measurement), BENCH_ONLY=push,wait,scale,startup,
+Environment: BENCH_TRIALS=N (trials per measurement), BENCH_ONLY=push,wait,scale,startup,real,
 BENCH_SCALE=N (objects per kind in the scale scenario, default 1000).";
 
 /// What every scenario needs.
@@ -195,11 +196,12 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     let load_before = loadavg();
     let mut rows: Vec<Row> = Vec::new();
     type Scenario = fn(&Ctx, &mut Vec<Row>) -> anyhow::Result<()>;
-    let scenarios: [(&str, Scenario); 4] = [
+    let scenarios: [(&str, Scenario); 5] = [
         ("push", push::run),
         ("wait", wait::run),
         ("scale", scale::run),
         ("startup", startup::run),
+        ("real", real::run),
     ];
     for (name, f) in scenarios {
         if !only.is_empty() && !only.iter().any(|o| o == name) {
