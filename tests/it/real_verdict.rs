@@ -158,7 +158,6 @@ fn sim_chartref_non_semver_tag() {
 }
 
 #[test]
-#[ignore = "the simulator on main exits 0 (no ChartMutateError); real Flux exits 1 — passes with the rewritten simulator (branch simulator 642f5cc)"]
 fn sim_chartref_tag_differs_from_chart_version() {
     let Some(bed) = Bed::start() else { return };
     let base = bed.registry.base_url();
@@ -183,7 +182,6 @@ fn sim_chartref_tag_differs_from_chart_version() {
 }
 
 #[test]
-#[ignore = "the simulator on main says BuildFailed; real Flux says ArtifactFailed (KC-PATH) — passes with the rewritten simulator (branch simulator 642f5cc)"]
 fn sim_path_not_found() {
     let Some(bed) = Bed::start() else { return };
     bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
@@ -207,7 +205,6 @@ fn sim_path_not_found() {
 }
 
 #[test]
-#[ignore = "the simulator on main stalls after 3 attempts; real Flux after 1 (default retries 0) — passes with the rewritten simulator (branch simulator 642f5cc)"]
 fn sim_upgrade_fails_then_fixed() {
     let Some(bed) = Bed::start() else { return };
     let base = bed.registry.base_url();
@@ -252,7 +249,6 @@ fn sim_upgrade_fails_then_fixed() {
 }
 
 #[test]
-#[ignore = "the simulator on main has no fail-times knob (health check never passes) — passes with the rewritten simulator (branch simulator 642f5cc)"]
 fn sim_health_check_passes_late() {
     let Some(bed) = Bed::start() else { return };
     bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
@@ -273,7 +269,6 @@ fn sim_health_check_passes_late() {
 }
 
 #[test]
-#[ignore = "the simulator on main does not select 1.5.0-rc.1 for >=1.0.0-0 (MS-PRE); real Flux does — passes with the rewritten simulator (branch simulator 642f5cc)"]
 fn sim_semver_prerelease() {
     let Some(bed) = Bed::start() else { return };
     bed.push(
