@@ -61,6 +61,10 @@ pub struct Row {
     pub goal: Option<Goal>,
     /// Why a side is missing, or how the numbers were made comparable.
     pub note: String,
+    /// Measured on the API emulator: its costs are not a real API
+    /// server's, so no ratio against the peer is reported (the real-cluster
+    /// rows are the comparison).
+    pub emulator: bool,
 }
 
 impl Row {
@@ -74,7 +78,15 @@ impl Row {
             peer: None,
             goal: None,
             note: String::new(),
+            emulator: false,
         }
+    }
+
+    /// Mark the row as measured on the API emulator: both sides are shown,
+    /// no ratio is.
+    pub fn on_emulator(mut self) -> Row {
+        self.emulator = true;
+        self
     }
 
     pub fn peer(mut self, label: &str, samples: &[f64]) -> Row {
@@ -95,6 +107,9 @@ impl Row {
 
     /// ours p50 / peer p50.
     pub fn ratio(&self) -> Option<f64> {
+        if self.emulator {
+            return None;
+        }
         match (&self.ours, &self.peer) {
             (Some(o), Some(p)) if p.p50 > 0.0 => Some(o.p50 / p.p50),
             _ => None,

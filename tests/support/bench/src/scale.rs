@@ -293,7 +293,7 @@ pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     rows.push(
         Row::new(&scenario, "wall ms", "status -A", &wall(0))
             .peer(kget, &wall(2))
-            .goal(Goal::Ratio(0.5))
+            .on_emulator()
             .note(format!(
                 "status -A lists all three Flux kinds (OCIRepository, Kustomization, HelmRelease); \
                  the emulator serves no Table format, so kubectl also receives full objects; the \
@@ -305,12 +305,13 @@ pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     rows.push(
         Row::new(&scenario, "peak RSS MiB", "status -A", &rss(0))
             .peer(kget, &rss(2))
+            .on_emulator()
             .goal(Goal::Max(RSS_GOAL_MIB)),
     );
     rows.push(
         Row::new(&scenario, "wall ms", "wait --artifact … -A", &wall(1))
             .peer(kget, &wall(2))
-            .goal(Goal::Ratio(0.5))
+            .on_emulator()
             .note(
                 "every OCIRepository points at the same repository and tag, so `wait --artifact \
                  URL:TAG@DIGEST -A` selects all of them and their Kustomizations (already Ready)",
@@ -319,16 +320,22 @@ pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     rows.push(
         Row::new(&scenario, "peak RSS MiB", "wait --artifact … -A", &rss(1))
             .peer(kget, &rss(2))
+            .on_emulator()
             .goal(Goal::Max(RSS_GOAL_MIB)),
     );
-    rows.push(Row::new(&scenario, "wall ms", "status -A", &wall(0)).peer(
-        "kubectl get ocirepositories,kustomizations,helmreleases -A",
-        &wall(3),
-    ));
+    rows.push(
+        Row::new(&scenario, "wall ms", "status -A", &wall(0))
+            .peer(
+                "kubectl get ocirepositories,kustomizations,helmreleases -A",
+                &wall(3),
+            )
+            .on_emulator(),
+    );
     if !m[4].is_empty() {
         rows.push(
             Row::new(&scenario, "wall ms", "wait --artifact … -A", &wall(1))
                 .peer("kubectl wait --for=condition=Ready kustomizations --all -A", &wall(4))
+                .on_emulator()
                 .note("kubectl wait takes the objects one by one under its client-side rate limit; timed once"),
         );
     }

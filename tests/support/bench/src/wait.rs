@@ -347,7 +347,9 @@ pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
          Ready, else the trial is repeated ({retried} repeated)"
     );
     let ours = &samples[Waiter::Ours as usize];
-    let mut r = Row::new(label, "latency ms", "wait", ours).goal(Goal::P95(50.0));
+    let mut r = Row::new(label, "latency ms", "wait", ours)
+        .goal(Goal::P95(50.0))
+        .on_emulator();
     if ctx.kubectl.is_some() {
         r = r.peer(
             "kubectl wait --for=condition=Ready",
@@ -355,10 +357,14 @@ pub fn run(ctx: &Ctx, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         );
     }
     rows.push(r.note(note));
-    rows.push(Row::new(label, "latency ms", "wait", ours).peer(
-        "poll loop (get, check Ready + revision, sleep 2 s)",
-        &samples[Waiter::Poll as usize],
-    ));
+    rows.push(
+        Row::new(label, "latency ms", "wait", ours)
+            .peer(
+                "poll loop (get, check Ready + revision, sleep 2 s)",
+                &samples[Waiter::Poll as usize],
+            )
+            .on_emulator(),
+    );
     Ok(())
 }
 
