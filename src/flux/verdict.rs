@@ -202,6 +202,23 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
     }
 }
 
+/// Reasons written only once the attempt is recorded (`lastAttemptedRevision`,
+/// `lastAttemptedRevisionDigest`): KC-ATTEMPT, HC-ATTEMPT.
+fn after_attempt(kind: FluxKind, reason: &str) -> bool {
+    match kind {
+        FluxKind::Kustomization => matches!(
+            reason,
+            "BuildFailed"
+                | "ReconciliationFailed"
+                | "PruneFailed"
+                | "HealthCheckFailed"
+                | "HealthCheckCanceled"
+        ),
+        FluxKind::HelmRelease => classify(kind, reason, "") == Class::Release,
+        _ => false,
+    }
+}
+
 /// Whole seconds of a timestamp: condition transition times are written
 /// with second precision (PKG-LTT), so "after X" compares at that grain.
 fn second_of(t: jiff::Timestamp) -> i64 {
@@ -326,7 +343,10 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
     // change since the wait began (at the grain of whole seconds).
     let ours = |c: &Condition<'_>| {
         if consumer_with_target {
-            attempted_target || before_attempt_at_target(c)
+            // A reason the controller writes only after it recorded the
+            // attempt (KC-ATTEMPT, HC-ATTEMPT) is about the recorded
+            // revision, whatever the clock says.
+            attempted_target || (!after_attempt(kind, c.reason) && before_attempt_at_target(c))
         } else {
             attempted_target || (exp.token.is_some() && token_handled) || after(c, exp.started_at)
         }
@@ -847,6 +867,20 @@ mod tests {
             evaluate(FluxKind::Kustomization, &old, &e2).phase,
             Phase::Failed
         );
+    }
+
+    #[test]
+    fn kc_attempt_a_build_failure_of_the_previous_revision_is_not_ours() {
+        // KC-ATTEMPT: BuildFailed comes after lastAttemptedRevision is
+        // written; here that is the previous revision, even though the
+        // condition changed after the source got the target.
+        let obj = ks(
+            json!({"observedGeneration": 2, "lastAttemptedRevision": format!("v1@{D1}"),
+            "conditions": [cond_at("Ready", "False", "BuildFailed", "kustomize build failed", "2026-11-21T10:00:05Z")]}),
+        );
+        let mut e = exp(D2);
+        e.source_since = Some(ts("2026-11-21T10:00:01Z"));
+        assert!(!evaluate(FluxKind::Kustomization, &obj, &e).phase.is_final());
     }
 
     #[test]
