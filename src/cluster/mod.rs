@@ -1,6 +1,7 @@
 //! The Kubernetes layer: choosing a context, building clients, and turning
 //! API failures into typed errors with exit codes and hints.
 
+pub mod exec;
 pub mod kubeconfig;
 pub mod objects;
 pub mod watch;
@@ -28,7 +29,26 @@ impl Cluster {
         resolved: ResolvedContext,
         request_timeout: Option<Duration>,
     ) -> Result<Cluster, ContextError> {
+        let limit = request_timeout.map(|after| exec::ExecLimit {
+            after,
+            flag: "--request-timeout",
+        });
+        Cluster::connect_within(kc, resolved, request_timeout, limit).await
+    }
+
+    /// [`Cluster::connect`], with an exec credential plugin bounded by
+    /// `exec_limit` (the tighter of `--request-timeout` and the command's
+    /// `--timeout`).
+    pub async fn connect_within(
+        kc: kube::config::Kubeconfig,
+        resolved: ResolvedContext,
+        request_timeout: Option<Duration>,
+        exec_limit: Option<exec::ExecLimit>,
+    ) -> Result<Cluster, ContextError> {
         let mut config = kubeconfig::client_config(kc, &resolved).await?;
+        // kube-rs would run an exec plugin itself, synchronously, with no
+        // time limit and its stdout in the error: run it here instead.
+        exec::resolve(&mut config, &resolved.context, exec_limit).await?;
         if let Some(t) = request_timeout {
             config.connect_timeout = Some(t);
         }
