@@ -780,3 +780,144 @@ fn hanging_credential_plugins_are_bounded_and_killed() {
     assert_all_dead(&pids);
     assert!(c.api.requests().is_empty(), "a request reached the API");
 }
+
+// ------------------------------------- item 4: links to ignored files
+
+/// A symlink to a `.sourceignore`d file and one to the ignored `.git`
+/// directory are left out of the artifact, each with a note on stderr;
+/// the rest is pushed (exit 0), and the pushed layer holds neither the
+/// ignored content nor the links. The same in `--dry-run`.
+#[test]
+fn symlinks_to_ignored_files_are_left_out_with_a_note() {
+    if !require_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryConfig::default()).expect("registry");
+    let env = Env::new();
+    let src = tree(&[
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+        ),
+        (".sourceignore", "secret.yaml\n"),
+        ("secret.yaml", "password: ignored-s3cret\n"),
+        (
+            ".git/config",
+            "[remote \"origin\"]\n  url = https://u:git-s3cret@h/r\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink("secret.yaml", src.path().join("innocent.yaml")).expect("ln");
+    std::os::unix::fs::symlink(".git", src.path().join("gitdir")).expect("ln");
+    let notes = [
+        "note: left out gitdir/config: it is a symlink to .git/config, which the ignore rules leave out",
+        "note: left out innocent.yaml: it is a symlink to secret.yaml, which the ignore rules leave out",
+    ];
+
+    let dry = env.run(&[
+        "push",
+        s(src.path()),
+        "oci://127.0.0.1:1/h/links:v1",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    dry.assert_ok();
+    for note in notes {
+        assert!(dry.stderr.contains(note), "{}", dry.stderr);
+    }
+    let listed: Vec<String> = dry.json()["contents"]
+        .as_array()
+        .expect("contents")
+        .iter()
+        .map(|f| f["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(listed, [".sourceignore", "cm.yaml"]);
+
+    let r = env.run(&[
+        "push",
+        s(src.path()),
+        &format!("oci://{}/h/links:v1", reg.host()),
+    ]);
+    r.assert_ok();
+    for note in notes {
+        assert!(r.stderr.contains(note), "{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    let manifest = testbed::oci::pull_manifest(&reg.base_url(), "h/links", "v1").expect("manifest");
+    let layer = manifest.layers()[0]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let blob = testbed::oci::pull_blob(&reg.base_url(), "h/links", &layer).expect("layer");
+    let files = testbed::oci::unpack_tar_gz(&blob).expect("unpack");
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [".sourceignore", "cm.yaml"]);
+    for (_, data) in &files {
+        assert!(!String::from_utf8_lossy(data).contains("s3cret"));
+    }
+}
+
+// ------------------------------------------- item 11: API error messages
+
+/// API errors print as plain messages: a `Status` as `<code> <reason>:
+/// <message>`, never kube's debug dump of it, and no line twice; a server
+/// that answers HTML is named as not being a Kubernetes API, with a hint
+/// (exit 4).
+#[test]
+fn api_errors_are_plain_messages() {
+    let api = testbed::apiserver::ApiServer::start(Default::default()).expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    let kubeconfig = home.path().join("kubeconfig");
+    crate::common::write(&kubeconfig, &api.kubeconfig("testbed", Some("flux-system")));
+    api.faults().deny("list", "kustomizations", None);
+    let r = Run::of(
+        plugin(home.path())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["status", "-A"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(!r.stderr.contains("Status {"), "debug dump:\n{}", r.stderr);
+    assert!(
+        !r.stderr.contains("ApiError:"),
+        "kube's text:\n{}",
+        r.stderr
+    );
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut unique = lines.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(lines.len(), unique.len(), "a line repeats:\n{}", r.stderr);
+
+    // A server answering HTML (a proxy's login page).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = read_request(&mut stream);
+            let body = "<!DOCTYPE html><html><body>Please log in</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let html = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{addr}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: html\n  context:\n    cluster: c\n    user: u\ncurrent-context: html\n"
+    );
+    crate::common::write(&kubeconfig, &html);
+    let r = Run::of(
+        plugin(home.path())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["status"])
+            .output()
+            .expect("run"),
+    );
+    r.assert_refused(4, "does not answer as a Kubernetes API", "HTML");
+    assert!(!r.stderr.contains("Please log in"), "{}", r.stderr);
+}
