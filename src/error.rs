@@ -215,6 +215,25 @@ fn redact_word(word: &str) -> String {
     word
 }
 
+/// The first line of a program's stderr, trimmed, redacted, at most 200
+/// characters; None when it printed nothing.
+pub fn first_line(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line: String = line.chars().take(200).collect();
+    Some(redact(&line))
+}
+
+/// How a program ended, in words: "exited with status 3", "was killed by signal 9".
+pub fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "failed".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +275,15 @@ mod tests {
         .map(|c| c.code())
         .collect();
         assert_eq!(codes, vec![0, 1, 2, 3, 4, 130]);
+    }
+
+    #[test]
+    fn first_lines() {
+        assert_eq!(
+            first_line(b"\n  boom: denied \nmore\n").as_deref(),
+            Some("boom: denied")
+        );
+        assert_eq!(first_line(b" \n"), None);
     }
 
     #[test]

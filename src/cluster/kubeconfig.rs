@@ -113,6 +113,8 @@ pub enum ContextError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    #[error(transparent)]
+    Exec(#[from] super::exec::ExecError),
     #[error("cannot create a Kubernetes client for context {context:?}")]
     Client {
         context: String,
@@ -131,11 +133,15 @@ fn list(names: &[String]) -> String {
 
 impl Diagnostic for ContextError {
     fn exit_code(&self) -> ExitCode {
-        ExitCode::Usage
+        match self {
+            ContextError::Exec(e) => e.exit_code(),
+            _ => ExitCode::Usage,
+        }
     }
 
     fn hint(&self) -> Option<String> {
         Some(match self {
+            ContextError::Exec(e) => return e.hint(),
             ContextError::Read { .. } => {
                 "check the file is a valid kubeconfig (kubectl config view --kubeconfig FILE)".into()
             }

@@ -1,6 +1,7 @@
 //! The Kubernetes layer: choosing a context, building clients, and turning
 //! API failures into typed errors with exit codes and hints.
 
+pub mod exec;
 pub mod kubeconfig;
 pub mod objects;
 pub mod watch;
@@ -28,7 +29,26 @@ impl Cluster {
         resolved: ResolvedContext,
         request_timeout: Option<Duration>,
     ) -> Result<Cluster, ContextError> {
+        let limit = request_timeout.map(|after| exec::ExecLimit {
+            after,
+            flag: "--request-timeout",
+        });
+        Cluster::connect_within(kc, resolved, request_timeout, limit).await
+    }
+
+    /// [`Cluster::connect`], with an exec credential plugin bounded by
+    /// `exec_limit` (the tighter of `--request-timeout` and the command's
+    /// `--timeout`).
+    pub async fn connect_within(
+        kc: kube::config::Kubeconfig,
+        resolved: ResolvedContext,
+        request_timeout: Option<Duration>,
+        exec_limit: Option<exec::ExecLimit>,
+    ) -> Result<Cluster, ContextError> {
         let mut config = kubeconfig::client_config(kc, &resolved).await?;
+        // kube-rs would run an exec plugin itself, synchronously, with no
+        // time limit and its stdout in the error: run it here instead.
+        exec::resolve(&mut config, &resolved.context, exec_limit).await?;
         if let Some(t) = request_timeout {
             config.connect_timeout = Some(t);
         }
@@ -61,13 +81,13 @@ pub enum ApiError {
         context: String,
         server: Option<String>,
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     #[error("the Kubernetes API refused our credentials (401) for context {context:?}")]
     Unauthorized {
         context: String,
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     #[error("forbidden: cannot {verb} {resource} in {}", scope(.namespace))]
     Forbidden {
@@ -75,7 +95,7 @@ pub enum ApiError {
         resource: String,
         namespace: Option<String>,
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
     #[error("{kind} {namespace}/{name} not found")]
     NotFound {
@@ -87,11 +107,65 @@ pub enum ApiError {
     FluxNotInstalled { context: String, group: String },
     #[error("request to the Kubernetes API timed out after {after:?}")]
     TimedOut { after: Duration },
+    #[error("the server of context {context:?}{} does not answer as a Kubernetes API", server_suffix(.server))]
+    NotKubernetes {
+        context: String,
+        server: Option<String>,
+        #[source]
+        source: KubeCause,
+    },
     #[error("the Kubernetes API rejected the request")]
     Other {
         #[source]
-        source: Box<kube::Error>,
+        source: KubeCause,
     },
+}
+
+/// A kube error as a cause line: an API `Status` as `<code> <reason>:
+/// <message>` (kube's own text repeats it after a debug dump of the
+/// Status); anything else as kube prints it.
+#[derive(Debug)]
+pub struct KubeCause(pub Box<kube::Error>);
+
+impl std::fmt::Display for KubeCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_ref() {
+            kube::Error::Api(status) => {
+                let message = status.message.trim();
+                let message = if looks_like_html(message) {
+                    "an HTML page"
+                } else {
+                    message
+                };
+                let head = [status.code.to_string(), status.reason.clone()]
+                    .into_iter()
+                    .filter(|p| !p.is_empty() && p != "0")
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                match (head.is_empty(), message.is_empty()) {
+                    (false, false) => write!(f, "{head}: {message}"),
+                    (false, true) => f.write_str(&head),
+                    (true, _) => f.write_str(message),
+                }
+            }
+            other => write!(f, "{}", crate::error::redact(&other.to_string())),
+        }
+    }
+}
+
+impl std::error::Error for KubeCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.0.as_ref() {
+            // The Status is already said in full.
+            kube::Error::Api(_) => None,
+            other => other.source(),
+        }
+    }
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let t = text.trim_start().to_ascii_lowercase();
+    t.starts_with("<!doctype html") || t.starts_with("<html") || t.starts_with("<?xml")
 }
 
 fn server_suffix(server: &Option<String>) -> String {
@@ -115,6 +189,7 @@ impl Diagnostic for ApiError {
             | ApiError::Unauthorized { .. }
             | ApiError::Forbidden { .. } => ExitCode::Unavailable,
             ApiError::NotFound { .. } | ApiError::FluxNotInstalled { .. } => ExitCode::Usage,
+            ApiError::NotKubernetes { .. } => ExitCode::Unavailable,
             ApiError::TimedOut { .. } => ExitCode::Unavailable,
             ApiError::Other { .. } => ExitCode::Failure,
         }
@@ -141,6 +216,10 @@ impl Diagnostic for ApiError {
                 "install Flux (flux install, or flux bootstrap gitlab) or pick another --context".into(),
             ),
             ApiError::TimedOut { .. } => Some("raise --request-timeout or check the cluster's health".into()),
+            ApiError::NotKubernetes { .. } => Some(
+                "it answered something else (an HTML page, a login form?): check the context's server URL and any proxy on the way (HTTPS_PROXY, NO_PROXY)"
+                    .into(),
+            ),
             ApiError::Other { .. } => None,
         }
     }
@@ -158,13 +237,13 @@ impl ApiError {
         match &err {
             kube::Error::Api(status) if status.code == 401 => ApiError::Unauthorized {
                 context: cluster.context.clone(),
-                source: Box::new(err),
+                source: KubeCause(Box::new(err)),
             },
             kube::Error::Api(status) if status.code == 403 => ApiError::Forbidden {
                 verb: verb.to_string(),
                 resource: resource.to_string(),
                 namespace: namespace.map(str::to_string),
-                source: Box::new(err),
+                source: KubeCause(Box::new(err)),
             },
             kube::Error::HyperError(_)
             | kube::Error::Service(_)
@@ -172,10 +251,22 @@ impl ApiError {
             | kube::Error::TlsRequired => ApiError::Unreachable {
                 context: cluster.context.clone(),
                 server: cluster.resolved.server.clone(),
-                source: Box::new(err),
+                source: KubeCause(Box::new(err)),
             },
+            kube::Error::SerdeError(_) => ApiError::NotKubernetes {
+                context: cluster.context.clone(),
+                server: cluster.resolved.server.clone(),
+                source: KubeCause(Box::new(err)),
+            },
+            kube::Error::Api(status) if looks_like_html(&status.message) => {
+                ApiError::NotKubernetes {
+                    context: cluster.context.clone(),
+                    server: cluster.resolved.server.clone(),
+                    source: KubeCause(Box::new(err)),
+                }
+            }
             _ => ApiError::Other {
-                source: Box::new(err),
+                source: KubeCause(Box::new(err)),
             },
         }
     }

@@ -32,6 +32,9 @@ pub struct Session {
     pub stdout_tty: bool,
     pub stderr_tty: bool,
     pub request_timeout: Option<std::time::Duration>,
+    /// The command's own `--timeout` (`wait`, `push --wait`): it bounds
+    /// exec credential plugins too.
+    pub command_timeout: Option<crate::cluster::exec::ExecLimit>,
 }
 
 impl Session {
@@ -47,6 +50,7 @@ impl Session {
             stdout_tty,
             stderr_tty,
             request_timeout,
+            command_timeout: None,
             global,
         })
     }
@@ -102,6 +106,18 @@ impl Session {
         Ok((kc, resolved))
     }
 
+    /// The limit exec credential plugins run under.
+    pub fn exec_limit(&self) -> Option<crate::cluster::exec::ExecLimit> {
+        use crate::cluster::exec::{ExecLimit, tighter};
+        tighter(
+            self.request_timeout.map(|after| ExecLimit {
+                after,
+                flag: "--request-timeout",
+            }),
+            self.command_timeout,
+        )
+    }
+
     /// Resolve and connect every requested cluster.
     pub async fn clusters(&self) -> Result<Vec<Cluster>> {
         let kc = kubeconfig::load(self.global.kubeconfig.as_deref())?;
@@ -111,7 +127,15 @@ impl Session {
             if out.iter().any(|c| c.context == resolved.context) {
                 continue;
             }
-            out.push(Cluster::connect(kc.clone(), resolved, self.request_timeout).await?);
+            out.push(
+                Cluster::connect_within(
+                    kc.clone(),
+                    resolved,
+                    self.request_timeout,
+                    self.exec_limit(),
+                )
+                .await?,
+            );
         }
         Ok(out)
     }
@@ -119,7 +143,7 @@ impl Session {
     /// Connect the single cluster of a single-cluster command.
     pub async fn cluster(&self) -> Result<Cluster> {
         let (kc, resolved) = self.resolve_single()?;
-        Ok(Cluster::connect(kc, resolved, self.request_timeout).await?)
+        Ok(Cluster::connect_within(kc, resolved, self.request_timeout, self.exec_limit()).await?)
     }
 }
 
@@ -142,7 +166,17 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let session = Session::new(cli.global)?;
+    let mut session = Session::new(cli.global)?;
+    if let Command::Wait(args) = &cli.command {
+        // Invalid values are reported by the command itself.
+        session.command_timeout = config::parse_duration("--timeout", &args.timeout)
+            .ok()
+            .flatten()
+            .map(|after| crate::cluster::exec::ExecLimit {
+                after,
+                flag: "--timeout",
+            });
+    }
     match cli.command {
         Command::Version(args) => version::run(&session, args),
         Command::Context(args) => context::run(&session, args),

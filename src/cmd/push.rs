@@ -199,6 +199,8 @@ pub struct Built {
     pub provenance: Provenance,
     /// Every tag to write, first the reference's (or the default).
     pub tags: Vec<String>,
+    /// Symlinks left out because they point at ignored files (`link → target`).
+    pub left_out: Vec<String>,
 }
 
 /// Build the artifact: walk, ignore, validate, pack, annotate, pick tags.
@@ -315,6 +317,7 @@ pub fn build(
         digest,
         provenance,
         tags,
+        left_out: collected.left_out.clone(),
     })
 }
 
@@ -417,6 +420,13 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         tokio::task::spawn_blocking(move || build(&s, &process_env, jiff::Timestamp::now()))
             .await
             .map_err(|e| Error::other(ExitCode::Failure, format!("packing failed: {e}"), None))??;
+
+    for note in &built.left_out {
+        let (link, target) = note.split_once(" → ").unwrap_or((note, ""));
+        eprint(&format!(
+            "note: left out {link}: it is a symlink to {target}, which the ignore rules leave out\n"
+        ));
+    }
 
     let mut report = PushReport {
         url: settings
@@ -540,6 +550,15 @@ impl Deploy {
             dependents: self.dependents,
             all_namespaces: self.all_namespaces,
         };
+        // The wait's --wait-timeout bounds exec credential plugins too.
+        let mut bounded = session.clone();
+        if self.wait {
+            bounded.command_timeout = Some(crate::cluster::exec::ExecLimit {
+                after: self.wait_timeout,
+                flag: "--wait-timeout",
+            });
+        }
+        let session = &bounded;
         let mut token = None;
         if self.trigger {
             let report =

@@ -67,6 +67,9 @@ pub struct FileEntry {
 pub struct Collected {
     pub root: PathBuf,
     pub files: Vec<FileEntry>,
+    /// Symlinks left out because what they point to is ignored, as notes
+    /// for stderr (`link → target`).
+    pub left_out: Vec<String>,
 }
 
 impl Collected {
@@ -109,6 +112,7 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
             .to_string();
         let data = read_file(path)?;
         return Ok(Collected {
+            left_out: Vec::new(),
             root: path.to_path_buf(),
             files: vec![FileEntry {
                 path: name,
@@ -162,6 +166,14 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
     }
 
     let mut files = Vec::new();
+    // Symlinked directories met so far (relative paths): files under them
+    // are reached through a link too.
+    let mut link_dirs: Vec<PathBuf> = Vec::new();
+    // Files reached through a link: (index in `files`, target relative to
+    // the root). Checked after the walk against the files reached directly,
+    // so that a link never packs what the ignore rules leave out (a
+    // `.sourceignore`d secret, `.git/config` through a link to `.git`).
+    let mut via_link: Vec<(usize, PathBuf)> = Vec::new();
     for item in walk.build() {
         let entry = item.map_err(|e| walk_error(e, &root_canon))?;
         let disk_path = entry.path().to_path_buf();
@@ -171,6 +183,7 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
         if rel.as_os_str().is_empty() {
             continue;
         }
+        let mut link_target = None;
         if entry.path_is_symlink() {
             let target =
                 std::fs::canonicalize(&disk_path).map_err(|e| OciError::BrokenSymlink {
@@ -184,12 +197,24 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
                     root: path.to_path_buf(),
                 });
             }
+            link_target = Some(target);
         }
         let Some(file_type) = entry.file_type() else {
             continue;
         };
         if file_type.is_dir() {
+            if link_target.is_some() {
+                link_dirs.push(rel.to_path_buf());
+            }
             continue;
+        }
+        if link_target.is_none() && link_dirs.iter().any(|d| rel.starts_with(d)) {
+            link_target = std::fs::canonicalize(&disk_path).ok();
+        }
+        if let Some(target) = &link_target
+            && let Ok(target_rel) = target.strip_prefix(&root_canon)
+        {
+            via_link.push((files.len(), target_rel.to_path_buf()));
         }
         let meta = std::fs::metadata(&disk_path).map_err(|e| OciError::Unreadable {
             path: disk_path.clone(),
@@ -213,6 +238,30 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
             data,
         });
     }
+    let mut left_out = Vec::new();
+    if !via_link.is_empty() {
+        let linked: std::collections::HashSet<usize> = via_link.iter().map(|(i, _)| *i).collect();
+        let direct: std::collections::HashSet<String> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !linked.contains(i))
+            .map(|(_, f)| f.path.clone())
+            .collect();
+        let mut drop = std::collections::HashSet::new();
+        for (i, target) in &via_link {
+            let target = rel_to_slash(target).unwrap_or_default();
+            if !direct.contains(&target) {
+                left_out.push(format!("{} → {target}", files[*i].path));
+                drop.insert(*i);
+            }
+        }
+        let mut i = 0;
+        files.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+    }
+    left_out.sort();
     files.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
     files.dedup_by(|a, b| a.path == b.path);
     if files.is_empty() {
@@ -224,6 +273,7 @@ pub fn collect(path: &Path, opts: &CollectOptions) -> Result<Collected, OciError
     Ok(Collected {
         root: path.to_path_buf(),
         files,
+        left_out,
     })
 }
 
@@ -618,6 +668,39 @@ mod tests {
                 "nested/.sourceignore",
                 "nested/other.yaml"
             ]
+        );
+    }
+
+    #[test]
+    fn links_to_ignored_files_are_left_out() {
+        let d = tree(&[
+            ("a.yaml", "a: 1"),
+            (".git/config", "[remote]\n"),
+            (".sourceignore", "secret.yaml\n"),
+            ("secret.yaml", "password: x"),
+            ("real/b.yaml", "b: 2"),
+        ]);
+        let ln = |target: &str, link: &str| {
+            std::os::unix::fs::symlink(target, d.path().join(link)).expect("ln")
+        };
+        ln("secret.yaml", "innocent.yaml");
+        ln(".git", "gitdir");
+        ln("real", "same");
+        ln("a.yaml", "alias.yaml");
+        let c = collect(d.path(), &flux_opts(&[])).expect("collect");
+        assert_eq!(
+            paths(&c),
+            vec![
+                ".sourceignore",
+                "a.yaml",
+                "alias.yaml",
+                "real/b.yaml",
+                "same/b.yaml"
+            ]
+        );
+        assert_eq!(
+            c.left_out,
+            vec!["gitdir/config → .git/config", "innocent.yaml → secret.yaml"]
         );
     }
 

@@ -372,13 +372,17 @@ pub fn run_helper(name: &str, server: &str) -> Result<Option<(String, Secret)>, 
         if let Some(mut err) = child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        let text = format!("{stdout} {stderr}");
-        if text.to_ascii_lowercase().contains("credentials not found") {
+        // docker's helpers say "credentials not found in native keychain"
+        // on stdout; nothing else of stdout is used: it may hold the secret.
+        let not_found = |t: &str| t.to_ascii_lowercase().contains("credentials not found");
+        if not_found(&stdout) || not_found(&stderr) {
             return Ok(None);
         }
-        // Helpers print plain error text, never the secret; keep one line.
-        let line = text.trim().lines().next().unwrap_or("").trim().to_string();
-        return Err(format!("{program} get failed ({status}): {line}"));
+        let status = crate::error::describe_status(status);
+        return Err(match crate::error::first_line(stderr.as_bytes()) {
+            Some(line) => format!("{program} get {status}; its stderr: {line}"),
+            None => format!("{program} get {status}; nothing on its stderr"),
+        });
     }
     #[derive(serde::Deserialize)]
     struct HelperAnswer {

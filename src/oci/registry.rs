@@ -532,10 +532,22 @@ impl Registry {
                 .request(method.clone(), url.clone())
                 .timeout(remaining)
                 .headers(headers.clone());
+            // Credentials go to the registry's own origin only (and, in
+            // `headers`, to the token realm it names): an upload Location
+            // at another origin (a storage backend) gets none, as docker
+            // and oras behave. Redirects to other origins lose them too
+            // (reqwest drops Authorization across hosts).
             if !headers.contains_key(header::AUTHORIZATION)
                 && let Some(auth) = &self.authorization
             {
-                req = req.header(header::AUTHORIZATION, auth.clone());
+                if self.same_origin(&url) {
+                    req = req.header(header::AUTHORIZATION, auth.clone());
+                } else if attempt == 0 {
+                    tracing::debug!(
+                        "{method} {}: another origin than the registry's, sent without credentials",
+                        redact(origin(&url).as_str())
+                    );
+                }
             }
             req = match body {
                 Body::Empty => req.header(header::CONTENT_LENGTH, 0),
@@ -639,6 +651,11 @@ impl Registry {
             let remaining = self.remaining(during)?;
             tokio::time::sleep(wait.min(remaining)).await;
         }
+    }
+
+    /// Whether `url` is on the registry's origin (scheme, host, port).
+    fn same_origin(&self, url: &Url) -> bool {
+        origin(url) == origin(&self.base)
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -1096,6 +1113,16 @@ fn short(digest: &str) -> &str {
     &digest[..end]
 }
 
+/// The origin of a URL (`scheme://host:port`), ports made explicit.
+fn origin(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
 fn build_http(ca_file: Option<&Path>) -> Result<reqwest::Client, OciError> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("kubectl-gitlab-flux/", env!("CARGO_PKG_VERSION")))
@@ -1121,6 +1148,27 @@ fn build_http(ca_file: Option<&Path>) -> Result<reqwest::Client, OciError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins() {
+        let url = |u: &str| Url::parse(u).expect("url");
+        assert_eq!(
+            origin(&url("https://Registry.example/v2/x")),
+            "https://registry.example:443"
+        );
+        assert_eq!(
+            origin(&url("https://registry.example:443/a")),
+            origin(&url("https://registry.example/b?c"))
+        );
+        assert_ne!(
+            origin(&url("http://127.0.0.1:5000/v2/")),
+            origin(&url("http://127.0.0.1:5001/v2/"))
+        );
+        assert_ne!(
+            origin(&url("http://registry.example/v2/")),
+            origin(&url("https://registry.example/v2/"))
+        );
+    }
 
     #[test]
     fn challenges() {

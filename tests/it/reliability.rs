@@ -51,6 +51,18 @@
 //! `push::gitlab_ci_job_token_flow_and_defaults`,
 //! `wrong_password_is_exit_4_naming_the_source_not_the_secret`.
 //!
+//! # Hostile environments (issue 14, `tests/it/hardening.rs`)
+//!
+//! | item | test |
+//! |---|---|
+//! | 1. output files written in place: a symlink (target written, link kept), an existing 0600 file (mode kept), a FIFO, `/dev/stdout`; no temp or probe file left | `hardening::output_files_are_written_in_place` (and `render::tests` unit tests) |
+//! | 2. credentials only to the registry's origin: a foreign upload `Location` and a 307 to another origin get no Authorization (a recording relay in front of the real registry) | `hardening::credentials_never_follow_a_foreign_location_or_redirect` |
+//! | 3. a credential program that prints its secret and fails: exec plugin (kubeconfig) and docker credential helper, at `-v`/`-vvv`; program, exit status, stderr's first line only; no API request, no tag | `hardening::failing_credential_programs_never_show_their_output` |
+//! | 4. symlinks to ignored files (a `.sourceignore`d file, `.git` through a link) left out with a note, in `--dry-run` and in the pushed layer | `hardening::symlinks_to_ignored_files_are_left_out_with_a_note`, `oci::artifact::tests::links_to_ignored_files_are_left_out` |
+//! | 5. a hanging exec plugin (with a child of its own): `--request-timeout` → exit 4, `wait --timeout` → exit 3, SIGTERM → exit 130, every process killed, no API request | `hardening::hanging_credential_plugins_are_bounded_and_killed` |
+//! | 11. API errors: a Status printed as `<code> <reason>: <message>` (no debug dump, no repeated line); a server answering HTML named as not a Kubernetes API, with a hint (exit 4) | `hardening::api_errors_are_plain_messages` |
+//! | 9. an output path that cannot be written (no file can be created in its directory; a socket), for `--dotenv` and `--junit`: exit 2 before any upload, no tag, no file | `hardening::unwritable_output_paths_are_refused_before_any_push` |
+//!
 //! # Interrupts
 //!
 //! | command | test |
