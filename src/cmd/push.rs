@@ -499,11 +499,9 @@ pub async fn run(session: &Session, args: PushArgs) -> Result<ExitCode> {
         })?;
         write_atomically(path, &text)?;
     }
-    if session.output != OutputFormat::Table {
-        write_stdout(&render::document(&report, session.output)?)?;
-    }
+    let head = deploy.document_head(session, "push", &report)?;
     eprint(&render::push::summary(&report));
-    deploy.run(session, &report.url).await
+    deploy.run(session, &report.url, head).await
 }
 
 /// `push --trigger --wait` (and `tag --trigger --wait`): the same code
@@ -540,7 +538,41 @@ impl Deploy {
         })
     }
 
-    pub(crate) async fn run(self, session: &Session, url: &str) -> Result<ExitCode> {
+    /// The machine-readable report of the push (or tag): printed at once
+    /// when nothing follows, or (returned) the start of the one document
+    /// that the trigger and wait reports join, so `-o json` prints one
+    /// JSON value and `-o yaml` one mapping.
+    pub(crate) fn document_head<T: serde::Serialize>(
+        &self,
+        session: &Session,
+        key: &str,
+        report: &T,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
+        if session.output == OutputFormat::Table {
+            return Ok(None);
+        }
+        if !self.trigger && !self.wait {
+            write_stdout(&render::document(report, session.output)?)?;
+            return Ok(None);
+        }
+        let value = serde_json::to_value(report).map_err(|e| {
+            Error::other(
+                ExitCode::Failure,
+                format!("cannot encode the report: {e}"),
+                None,
+            )
+        })?;
+        let mut document = serde_json::Map::new();
+        document.insert(key.into(), value);
+        Ok(Some(document))
+    }
+
+    pub(crate) async fn run(
+        self,
+        session: &Session,
+        url: &str,
+        mut document: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<ExitCode> {
         if !self.trigger && !self.wait {
             return Ok(ExitCode::Success);
         }
@@ -565,8 +597,21 @@ impl Deploy {
                 super::trigger::annotate_targets(session, &target, false, false, false).await?;
             eprint(&format!("{}\n", super::trigger::summary(&report)));
             token = report.token.clone();
+            if let Some(doc) = document.as_mut() {
+                let value = serde_json::to_value(&report).map_err(|e| {
+                    Error::other(
+                        ExitCode::Failure,
+                        format!("cannot encode the report: {e}"),
+                        None,
+                    )
+                })?;
+                doc.insert("trigger".into(), value);
+            }
         }
         if !self.wait {
+            if let Some(doc) = &document {
+                write_stdout(&render::document(doc, session.output)?)?;
+            }
             return Ok(ExitCode::Success);
         }
         let plan = super::wait::WaitPlan {
@@ -575,6 +620,7 @@ impl Deploy {
             token,
             timeout: self.wait_timeout,
             flags: self.flags,
+            document,
         };
         super::wait::run_plan(session, plan).await
     }

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use super::Session;
 use super::push::{Deploy, RegistrySettings, eprint, write_atomically};
-use crate::cli::OutputFormat;
 use crate::cli::tag::TagArgs;
 use crate::error::{Diagnostic, Error, ExitCode, Result};
 use crate::oci::OciError;
@@ -285,11 +284,9 @@ pub async fn run(session: &Session, args: TagArgs) -> Result<ExitCode> {
         })?;
         write_atomically(path, &text)?;
     }
-    if session.output != OutputFormat::Table {
-        super::write_stdout(&render::document(&report, session.output)?)?;
-    }
+    let head = deploy.document_head(session, "tag", &report)?;
     eprint(&render::tag::summary(&report));
-    deploy.run(session, &report.url).await
+    deploy.run(session, &report.url, head).await
 }
 
 #[cfg(test)]

@@ -130,6 +130,9 @@ pub struct WaitPlan {
     pub token: Option<String>,
     pub timeout: Duration,
     pub flags: WaitFlags,
+    /// With `-o json|yaml` under `push`/`tag --wait`: the document the wait
+    /// report joins (as `wait`), so one document is printed.
+    pub document: Option<serde_json::Map<String, Value>>,
 }
 
 pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
@@ -143,6 +146,7 @@ pub async fn run(session: &Session, args: WaitArgs) -> Result<ExitCode> {
         token: args.since_token,
         timeout,
         flags: args.flags,
+        document: None,
     };
     run_plan(session, plan).await
 }
@@ -321,9 +325,20 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
     if let Some(path) = &plan.flags.junit {
         view::write_junit(path, &report)?;
     }
-    let text = match session.output {
-        OutputFormat::Table => view::final_table(&report, multi, session.color_stdout),
-        format => crate::render::document(&report, format)?,
+    let text = match (session.output, plan.document.take()) {
+        (OutputFormat::Table, _) => view::final_table(&report, multi, session.color_stdout),
+        (format, Some(mut document)) => {
+            let wait = serde_json::to_value(&report).map_err(|e| {
+                Error::other(
+                    ExitCode::Failure,
+                    format!("cannot encode the report: {e}"),
+                    None,
+                )
+            })?;
+            document.insert("wait".into(), wait);
+            crate::render::document(&document, format)?
+        }
+        (format, None) => crate::render::document(&report, format)?,
     };
     write_stdout(&text)?;
     match outcome {

@@ -924,3 +924,51 @@ fn api_errors_are_plain_messages() {
     r.assert_refused(4, "does not answer as a Kubernetes API", "HTML");
     assert!(!r.stderr.contains("Please log in"), "{}", r.stderr);
 }
+
+/// Issue 14 item 10: `push --trigger --wait -o json` prints ONE JSON
+/// document holding the push, the trigger and the wait (and `-o yaml` one
+/// mapping), so `| jq` reads it.
+#[test]
+fn push_trigger_wait_prints_one_document() {
+    use crate::common::bed::{Bed, NS, configmap};
+    let Some(bed) = Bed::start() else { return };
+    bed.create_source(
+        NS,
+        "apps",
+        "demo/apps",
+        serde_json::json!({"tag": "latest"}),
+    );
+    bed.create_ks(NS, "apps", "apps", serde_json::json!({}));
+    let src = bed.dir.path().join("deploy");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("cm.yaml"), configmap("one", "")).expect("write");
+    let target = format!("oci://{}/demo/apps:latest", bed.registry.host());
+    for format in ["json", "yaml"] {
+        let r = crate::common::run(bed.plugin().arg("push").arg(&src).arg(&target).args([
+            "--trigger",
+            "--wait",
+            "--wait-timeout",
+            "30s",
+            "-o",
+            format,
+        ]));
+        r.assert_ok();
+        let docs: Vec<serde_json::Value> = if format == "json" {
+            serde_json::Deserializer::from_str(&r.stdout)
+                .into_iter::<serde_json::Value>()
+                .collect::<Result<_, _>>()
+                .expect("JSON values")
+        } else {
+            serde_saphyr::from_multiple(&r.stdout).expect("YAML documents")
+        };
+        assert_eq!(docs.len(), 1, "one {format} document:\n{}", r.stdout);
+        let doc = &docs[0];
+        for key in ["push", "trigger", "wait"] {
+            assert!(doc.get(key).is_some(), "{key} in {doc}");
+        }
+        assert_eq!(doc["wait"]["result"], "ready", "{doc}");
+        assert!(doc["push"]["digest"].is_string(), "{doc}");
+        assert_eq!(doc["push"]["digest"], doc["wait"]["digest"], "{doc}");
+        assert!(doc["trigger"]["token"].is_string(), "{doc}");
+    }
+}

@@ -61,6 +61,7 @@
 //! | 4. symlinks to ignored files (a `.sourceignore`d file, `.git` through a link) left out with a note, in `--dry-run` and in the pushed layer | `hardening::symlinks_to_ignored_files_are_left_out_with_a_note`, `oci::artifact::tests::links_to_ignored_files_are_left_out` |
 //! | 5. a hanging exec plugin (with a child of its own): `--request-timeout` → exit 4, `wait --timeout` → exit 3, SIGTERM → exit 130, every process killed, no API request | `hardening::hanging_credential_plugins_are_bounded_and_killed` |
 //! | 11. API errors: a Status printed as `<code> <reason>: <message>` (no debug dump, no repeated line); a server answering HTML named as not a Kubernetes API, with a hint (exit 4) | `hardening::api_errors_are_plain_messages` |
+//! | 10. `push --trigger --wait -o json` / `-o yaml`: one document with `push`, `trigger` and `wait` | `hardening::push_trigger_wait_prints_one_document` |
 //! | 9. an output path that cannot be written (no file can be created in its directory; a socket), for `--dotenv` and `--junit`: exit 2 before any upload, no tag, no file | `hardening::unwritable_output_paths_are_refused_before_any_push` |
 //!
 //! # Interrupts
