@@ -261,6 +261,133 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
     }
 }
 
+/// The chart name an OCI HelmRepository serves the artifact under: its
+/// `spec.url` plus `/<chart>` is the artifact's repository (SC-HELMREPO).
+/// None for a HelmRepository of another type or URL.
+pub fn match_helmrepository(obj: &Value, sel: &ArtifactSelector) -> Option<String> {
+    if obj.at("/spec/type").and_then(Value::as_str) != Some("oci") {
+        return None;
+    }
+    let url = obj.at("/spec/url").and_then(Value::as_str)?;
+    let base = normalize_url(url);
+    let chart = sel.repository.strip_prefix(&base)?.strip_prefix('/')?;
+    (!chart.is_empty() && !chart.contains('/')).then(|| chart.to_string())
+}
+
+/// The chart version Helm's registry client reads a tag as (SC-HELMCHART,
+/// MS-STRICT): `_` is `+`, and only strict SemVer counts; the version
+/// string is then the tag with `+` (Masterminds normalizes nothing more
+/// for a strict version).
+pub fn helm_chart_version(tag: &str) -> Option<String> {
+    let v = tag.replace('_', "+");
+    semver::parse_strict(&v).map(|_| v)
+}
+
+/// Whether a HelmChart selects the artifact: `spec.sourceRef` is one of
+/// the HelmRepositories in `repos`, `spec.chart` is `chart`, and its
+/// `spec.version` picks the artifact's version (SC-HELMCHART): a version
+/// (fluxcd/pkg's lenient reading) is used as the tag verbatim; anything
+/// else is a constraint over the strict versions Helm lists, the highest
+/// admitted winning (a higher one the HelmChart already holds beats ours).
+pub fn match_helmchart(
+    obj: &Value,
+    sel: &ArtifactSelector,
+    repos: &BTreeSet<ObjectRef>,
+    chart: &str,
+) -> RefMatch {
+    let s = |p: &str| obj.at(p).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let source_ns = ns_of(obj);
+    let source_ok = s("/spec/sourceRef/kind") == Some("HelmRepository")
+        && s("/spec/sourceRef/name").is_some_and(|n| {
+            repos.contains(&ObjectRef::new(FluxKind::HelmRepository, source_ns, n))
+        });
+    if !source_ok || s("/spec/chart") != Some(chart) {
+        return RefMatch::OtherRepository;
+    }
+    let want = s("/spec/version").unwrap_or("*");
+    let current = s("/status/artifact/revision");
+    let Some(tag) = &sel.tag else {
+        return RefMatch::NotSelected(
+            "HelmCharts follow chart versions; give the artifact's tag (oci://…:VERSION@sha256:…) to match it".into(),
+        );
+    };
+    let Some(version) = helm_chart_version(tag) else {
+        return RefMatch::NotSelected(format!(
+            "tag {tag:?} is not a chart version Helm lists (strict SemVer, `_` for `+`)"
+        ));
+    };
+    // An exact version is pulled as that tag, without listing any.
+    if semver::parse_tag(want, false).is_some() {
+        return if want == version || want == tag.as_str() {
+            RefMatch::Selected
+        } else {
+            RefMatch::NotSelected(format!("chart version {want:?} is not {version}"))
+        };
+    }
+    let range = match Constraints::parse(want) {
+        Ok(r) => r,
+        Err(e) => {
+            return RefMatch::NotSelected(format!("invalid version constraint {want:?}: {e}"));
+        }
+    };
+    let Some(parsed) = semver::parse_strict(&version) else {
+        return RefMatch::NotSelected(format!("tag {tag:?} is not a chart version"));
+    };
+    if !range.matches(&parsed) {
+        return RefMatch::NotSelected(format!(
+            "version constraint {want:?} does not include {version}"
+        ));
+    }
+    if let Some(cur_text) = current
+        && let Some(cur) = semver::parse_strict(cur_text)
+        && range.matches(&cur)
+        && cur > parsed
+    {
+        return RefMatch::NotSelected(format!(
+            "version constraint {want:?} picks the higher version {cur_text}"
+        ));
+    }
+    RefMatch::Selected
+}
+
+/// The HelmChart a HelmRelease with `spec.chart` uses: `status.helmChart`
+/// (`<ns>/<name>`) once helm-controller wrote it, else its convention
+/// `<hr-namespace>-<hr-name>` in the source's namespace (HC-CHARTTEMPLATE).
+pub fn helmchart_of(obj: &Value) -> Option<ObjectRef> {
+    let spec = obj.at("/spec/chart/spec")?;
+    if let Some((ns, name)) = obj
+        .at("/status/helmChart")
+        .and_then(Value::as_str)
+        .and_then(|s| s.split_once('/'))
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+    {
+        return Some(ObjectRef::new(FluxKind::HelmChart, ns, name));
+    }
+    let ns = spec
+        .pointer("/sourceRef/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ns_of(obj));
+    Some(ObjectRef::new(
+        FluxKind::HelmChart,
+        ns,
+        format!("{}-{}", ns_of(obj), name_of(obj)),
+    ))
+}
+
+/// The HelmRepository a HelmChart pulls from (`spec.sourceRef`, same namespace).
+pub fn helmrepository_of(obj: &Value) -> Option<ObjectRef> {
+    let r = obj.at("/spec/sourceRef")?;
+    if r.get("kind")?.as_str()? != "HelmRepository" {
+        return None;
+    }
+    Some(ObjectRef::new(
+        FluxKind::HelmRepository,
+        ns_of(obj),
+        r.get("name")?.as_str()?,
+    ))
+}
+
 fn ns_of(obj: &Value) -> &str {
     obj.at("/metadata/namespace")
         .and_then(Value::as_str)
@@ -279,10 +406,11 @@ pub fn object_ref(kind: FluxKind, obj: &Value) -> ObjectRef {
 }
 
 /// The source an object consumes: a Kustomization's `sourceRef`, a
-/// HelmRelease's `chartRef` (or nothing).
+/// HelmRelease's `chartRef` or the HelmChart of its `spec.chart` (or nothing).
 pub fn source_of(kind: FluxKind, obj: &Value) -> Option<ObjectRef> {
     let pointer = match kind {
         FluxKind::Kustomization => "/spec/sourceRef",
+        FluxKind::HelmRelease if obj.at("/spec/chartRef").is_none() => return helmchart_of(obj),
         FluxKind::HelmRelease => "/spec/chartRef",
         _ => return None,
     };

@@ -195,6 +195,20 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
             // HC-MUTATE, HC-VALUES and the rest
             _ => Class::Terminal,
         },
+        FluxKind::HelmChart => match reason {
+            // SC-HELMCHART: a chart that cannot be repackaged, values files
+            // that do not merge, a bad chart reference or URL: only a new
+            // push or a spec change fixes them (the last three also stall).
+            "ChartPackageError"
+            | "ValuesFilesError"
+            | "MetadataPatchError"
+            | "InvalidChartReference"
+            | "URLInvalid" => Class::Terminal,
+            // SC-HELMCHART: pull errors (a version not pushed yet, no tag
+            // the constraint admits, the registry, credentials) and
+            // verification errors are retried with backoff.
+            _ => Class::Transient,
+        },
         // SC-FETCH: source-controller retries every failed pull with
         // backoff (a tag not pushed yet, a registry outage, credentials
         // being rotated) and stalls only on what no retry fixes.
@@ -227,6 +241,12 @@ fn short(rev: &str) -> String {
 /// tag is not a version (HC-CHARTREF).
 fn attempted_digest(obj: &Value) -> Option<&str> {
     str_at(obj, "/status/lastAttemptedRevisionDigest").and_then(revision_digest)
+}
+
+/// Whether a HelmRelease takes its chart from a HelmChart (`spec.chart`,
+/// no `spec.chartRef`: HC-CHARTTEMPLATE).
+fn from_helmchart(obj: &Value) -> bool {
+    obj.at("/spec/chartRef").is_none() && obj.at("/spec/chart").is_some()
 }
 
 /// Evaluate a Flux object against an expectation.
@@ -289,8 +309,20 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                 == Some(generation);
             match &exp.digest {
                 Some(d) => gen_ok && attempted_digest(obj) == Some(d.as_str()),
+                // HC-CHARTTEMPLATE: a release from a HelmChart records the
+                // chart version, and no digest.
+                None if from_helmchart(obj) => {
+                    gen_ok
+                        && exp.target_revision.is_some()
+                        && exp.target_revision.as_deref()
+                            == str_at(obj, "/status/lastAttemptedRevision")
+                }
                 None => false,
             }
+        }
+        // SC-HELMCHART: a HelmChart's revision is the chart version.
+        FluxKind::HelmChart if exp.target_revision.is_some() => {
+            exp.target_revision.as_deref() == revision.as_deref()
         }
         _ => match (&exp.digest, revision.as_deref()) {
             (Some(d), Some(r)) => revision_digest(r) == Some(d.as_str()),
@@ -413,9 +445,32 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                     attempted_digest(obj).map_or("none".to_string(), short),
                     short(d)
                 )),
+                // HC-CHARTTEMPLATE: the chart version, not a digest.
+                None if from_helmchart(obj)
+                    && exp.target_revision.is_some()
+                    && exp.target_revision.as_deref()
+                        != str_at(obj, "/status/lastAttemptedRevision") =>
+                {
+                    Err(format!(
+                        "chart version {}, waiting for {}",
+                        str_at(obj, "/status/lastAttemptedRevision").unwrap_or("none"),
+                        exp.target_revision.as_deref().unwrap_or_default()
+                    ))
+                }
                 _ if !gen_ok => Err(format!("waiting for an attempt at generation {generation}")),
                 _ => Ok(()),
             }
+        }
+        // SC-HELMCHART
+        FluxKind::HelmChart
+            if exp.target_revision.is_some()
+                && exp.target_revision.as_deref() != revision.as_deref() =>
+        {
+            Err(format!(
+                "has chart version {}, waiting for {}",
+                revision.as_deref().unwrap_or("none"),
+                exp.target_revision.as_deref().unwrap_or_default()
+            ))
         }
         _ => match &exp.digest {
             Some(d) if revision.as_deref().and_then(revision_digest) != Some(d.as_str()) => {

@@ -8,6 +8,7 @@ mod completions;
 mod distribution;
 mod docs;
 mod e2e;
+mod helm_repository;
 mod kubeconfig_auth;
 mod push;
 mod real_cluster;
