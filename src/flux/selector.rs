@@ -597,6 +597,79 @@ mod tests {
         );
     }
 
+    fn helm_chart_obj(version: &str, current: &str) -> Value {
+        json!({"metadata": {"name": "flux-system-podinfo", "namespace": "flux-system"},
+               "spec": {"chart": "podinfo", "version": version,
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+               "status": {"artifact": {"revision": current}}})
+    }
+
+    #[test]
+    fn helm_repositories_and_charts() {
+        // SC-HELMREPO: url + "/" + chart is the artifact's repository.
+        let repo = json!({"metadata": {"name": "charts", "namespace": "flux-system"},
+            "spec": {"type": "oci", "url": "oci://Registry.example.com/team/charts/"}});
+        let s = sel("oci://registry.example.com/team/charts/podinfo:1.2.0");
+        assert_eq!(match_helmrepository(&repo, &s).as_deref(), Some("podinfo"));
+        let mut http = repo.clone();
+        http["spec"]["type"] = json!("default");
+        assert_eq!(match_helmrepository(&http, &s), None);
+        assert_eq!(
+            match_helmrepository(
+                &repo,
+                &sel("oci://registry.example.com/team/charts/a/b:1.0.0")
+            ),
+            None
+        );
+        // SC-HELMCHART: strict versions only, `_` for `+`.
+        assert_eq!(
+            helm_chart_version("1.2.0_build.1").as_deref(),
+            Some("1.2.0+build.1")
+        );
+        assert_eq!(helm_chart_version("v1.2.0"), None);
+        assert_eq!(helm_chart_version("2025.02.03"), None);
+        let repos: BTreeSet<ObjectRef> = [ObjectRef::new(
+            FluxKind::HelmRepository,
+            "flux-system",
+            "charts",
+        )]
+        .into();
+        let m = |v: &str, cur: &str, a: &str| {
+            match_helmchart(&helm_chart_obj(v, cur), &sel(a), &repos, "podinfo")
+        };
+        let a = "oci://registry.example.com/team/charts/podinfo:1.2.0";
+        assert_eq!(m(">=1.0.0", "1.1.0", a), RefMatch::Selected);
+        assert_eq!(m("", "", a), RefMatch::Selected);
+        assert_eq!(m("1.2.0", "", a), RefMatch::Selected);
+        assert!(matches!(m("1.3.0", "", a), RefMatch::NotSelected(w) if w.contains("1.3.0")));
+        assert!(
+            matches!(m("~1.1", "", a), RefMatch::NotSelected(w) if w.contains("constraint \"~1.1\" does not include 1.2.0"))
+        );
+        assert!(
+            matches!(m(">=1.0.0", "1.5.0", a), RefMatch::NotSelected(w) if w.contains("higher version 1.5.0"))
+        );
+        assert!(matches!(
+            m("*", "", "oci://registry.example.com/team/charts/podinfo:v1.2.0"),
+            RefMatch::NotSelected(w) if w.contains("not a chart version")
+        ));
+        assert_eq!(
+            match_helmchart(&helm_chart_obj("*", ""), &sel(a), &repos, "other"),
+            RefMatch::OtherRepository
+        );
+        // HC-CHARTTEMPLATE: the HelmChart of a release.
+        let hr = json!({"metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"chart": {"spec": {"chart": "podinfo",
+                "sourceRef": {"kind": "HelmRepository", "name": "charts", "namespace": "flux-system"}}}}});
+        assert_eq!(
+            source_of(FluxKind::HelmRelease, &hr),
+            Some(ObjectRef::new(
+                FluxKind::HelmChart,
+                "flux-system",
+                "apps-web"
+            ))
+        );
+    }
+
     #[test]
     fn inventory_ids() {
         assert_eq!(

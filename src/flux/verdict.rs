@@ -1179,6 +1179,99 @@ mod tests {
         assert_eq!(v.reason, "RetriesExceeded");
     }
 
+    fn helmchart(status: Value) -> Value {
+        json!({"metadata": {"name": "flux-system-web", "namespace": "flux-system", "generation": 3},
+               "spec": {"chart": "web", "version": ">=1.0.0",
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+               "status": status})
+    }
+
+    fn version_exp(v: &str) -> Expectation {
+        Expectation {
+            target_revision: Some(v.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sc_helmchart_revision_is_the_chart_version() {
+        // SC-HELMCHART: Ready ChartPullSucceeded at the version is done; an
+        // older version is stale; a pull error is retried; a package error
+        // is terminal.
+        let ok = helmchart(json!({"observedGeneration": 3,
+            "artifact": {"revision": "1.2.0", "digest": D1},
+            "conditions": [cond("Ready", "True", "ChartPullSucceeded", "pulled 'web' chart with version '1.2.0'")]}));
+        assert_eq!(
+            evaluate(FluxKind::HelmChart, &ok, &version_exp("1.2.0")).phase,
+            Phase::Ready
+        );
+        let v = evaluate(FluxKind::HelmChart, &ok, &version_exp("1.3.0"));
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Pending, "StaleRevision")
+        );
+        assert!(v.message.contains("waiting for 1.3.0"), "{}", v.message);
+        let pull = helmchart(json!({"observedGeneration": 2,
+            "artifact": {"revision": "1.2.0"},
+            "conditions": [cond("Ready", "False", "ChartPullError",
+                "failed to get chart version for remote reference: could not locate a version matching provided version string >=1.0.0")]}));
+        let mut e = version_exp("1.3.0");
+        e.started_at = Some(ts("2026-11-21T09:00:00Z"));
+        assert_eq!(
+            evaluate(FluxKind::HelmChart, &pull, &e).phase,
+            Phase::Progressing
+        );
+        assert_eq!(
+            classify(FluxKind::HelmChart, "ChartPackageError", ""),
+            Class::Terminal
+        );
+        assert_eq!(
+            classify(FluxKind::HelmChart, "ChartVerificationError", ""),
+            Class::Transient
+        );
+    }
+
+    #[test]
+    fn hc_charttemplate_release_records_the_chart_version() {
+        // HC-CHARTTEMPLATE: a release from a HelmChart records the chart
+        // version as lastAttemptedRevision and no digest.
+        let obj = json!({"metadata": {"name": "web", "namespace": "flux-system", "generation": 3},
+            "spec": {"chart": {"spec": {"chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}},
+            "status": {"observedGeneration": 3, "lastAttemptedGeneration": 3,
+                       "lastAttemptedRevision": "1.2.0", "helmChart": "flux-system/flux-system-web",
+                       "conditions": [cond("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded")]}});
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &version_exp("1.2.0")).phase,
+            Phase::Ready
+        );
+        let v = evaluate(FluxKind::HelmRelease, &obj, &version_exp("1.3.0"));
+        assert_eq!(v.phase, Phase::Pending);
+        assert!(
+            v.message.contains("chart version 1.2.0, waiting for 1.3.0"),
+            "{}",
+            v.message
+        );
+        // A stalled upgrade of the target version fails; of an older one, waits.
+        let mut stalled = obj.clone();
+        stalled["status"]["conditions"] = json!([
+            cond(
+                "Stalled",
+                "True",
+                "RetriesExceeded",
+                "Failed to upgrade after 1 attempt(s)"
+            ),
+            cond("Ready", "False", "UpgradeFailed", "Helm upgrade failed")
+        ]);
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &stalled, &version_exp("1.2.0")).phase,
+            Phase::Failed
+        );
+        assert_ne!(
+            evaluate(FluxKind::HelmRelease, &stalled, &version_exp("1.3.0")).phase,
+            Phase::Failed
+        );
+    }
+
     #[test]
     fn workloads() {
         let dep = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
