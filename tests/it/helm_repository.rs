@@ -131,6 +131,27 @@ fn helm_repository_chart_spec_push_trigger_wait_green() {
     let hr = get(&bed, HR, "HelmRelease", "podinfo");
     assert_eq!(hr["status"]["lastAttemptedRevision"], "1.3.0", "{hr}");
 
+    // status --tree: HelmRepository → HelmChart → HelmRelease.
+    let r = run(bed.plugin().args(["status", "--tree"]));
+    r.assert_ok();
+    let at = |what: &str| {
+        r.stdout
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} in:\n{}", r.stdout))
+    };
+    assert!(
+        at("HelmRepository/flux-system/charts") < at("HelmChart/flux-system/flux-system-podinfo")
+            && at("HelmChart/flux-system/flux-system-podinfo")
+                < at("HelmRelease/flux-system/podinfo"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("    └── ") || r.stdout.contains("│   └── "),
+        "{}",
+        r.stdout
+    );
+
     // The older version is no longer what the constraint selects.
     let r = run(bed
         .plugin()
