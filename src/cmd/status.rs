@@ -1,5 +1,6 @@
-//! `status`: readiness of OCIRepositories, Kustomizations and HelmReleases
-//! as a table or a source → consumers → inventory tree; `--watch` keeps it
+//! `status`: readiness of OCIRepositories, HelmRepositories, HelmCharts,
+//! Kustomizations and HelmReleases as a table or a source → consumers →
+//! inventory tree (HelmRepository → HelmChart → HelmRelease); `--watch` keeps it
 //! live from watch events.
 
 use futures::StreamExt;
@@ -20,8 +21,10 @@ use crate::flux::verdict::condition;
 use crate::flux::{FluxKind, ObjectRef};
 use crate::render;
 
-const KINDS: [FluxKind; 3] = [
+const KINDS: [FluxKind; 5] = [
     FluxKind::OciRepository,
+    FluxKind::HelmRepository,
+    FluxKind::HelmChart,
     FluxKind::Kustomization,
     FluxKind::HelmRelease,
 ];
@@ -170,6 +173,9 @@ fn rows_for(
         .filter(|(k, _)| only.is_none_or(|o| o.contains(k)))
         .map(|((i, r), obj)| {
             let ready = condition(obj, "Ready");
+            // SC-HELMREPO: an OCI HelmRepository has no status of its own.
+            let static_repo = r.kind == FluxKind::HelmRepository
+                && obj.at("/spec/type").and_then(Value::as_str) == Some("oci");
             let revision = match r.kind {
                 FluxKind::Kustomization => obj.at("/status/lastAppliedRevision"),
                 FluxKind::HelmRelease => obj.at("/status/lastAttemptedRevision"),
@@ -193,13 +199,33 @@ fn rows_for(
                 namespace: r.namespace.clone(),
                 kind: r.kind.kind().to_string(),
                 name: r.name.clone(),
-                ready: ready.as_ref().map_or("Unknown", |c| c.status).to_string(),
-                reason: ready.as_ref().map_or("", |c| c.reason).to_string(),
-                revision,
+                ready: if static_repo {
+                    "-".to_string()
+                } else {
+                    ready.as_ref().map_or("Unknown", |c| c.status).to_string()
+                },
+                reason: if static_repo {
+                    "Static".to_string()
+                } else {
+                    ready.as_ref().map_or("", |c| c.reason).to_string()
+                },
+                revision: if static_repo {
+                    obj.at("/spec/url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    revision
+                },
                 suspended: obj.at("/spec/suspend").and_then(Value::as_bool) == Some(true),
                 age,
                 message: ready.as_ref().map_or("", |c| c.message).to_string(),
                 source: selector::source_of(r.kind, obj)
+                    .or_else(|| {
+                        (r.kind == FluxKind::HelmChart)
+                            .then(|| selector::helmrepository_of(obj))
+                            .flatten()
+                    })
                     .map(|s| format!("{}/{}/{}", s.kind, s.namespace, s.name)),
             }
         })
@@ -218,8 +244,10 @@ fn rows_for(
 fn kind_order(kind: &str) -> u8 {
     match kind {
         "OCIRepository" => 0,
-        "Kustomization" => 1,
-        _ => 2,
+        "HelmRepository" => 1,
+        "HelmChart" => 2,
+        "Kustomization" => 3,
+        _ => 4,
     }
 }
 
@@ -294,6 +322,7 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
             (true, _) => "⏸",
             (_, "True") => "✔",
             (_, "False") => "✖",
+            (_, "-") => "○",
             _ => "…",
         };
         let cluster = if multi {
@@ -316,10 +345,13 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
     };
     let mut out = String::new();
     let mut shown: Vec<String> = Vec::new();
-    for src in rows.iter().filter(|r| r.kind == "OCIRepository") {
+    for src in rows
+        .iter()
+        .filter(|r| r.kind == "OCIRepository" || r.kind == "HelmRepository")
+    {
         out.push_str(&label(src));
         out.push('\n');
-        let key = format!("OCIRepository/{}/{}", src.namespace, src.name);
+        let key = format!("{}/{}/{}", src.kind, src.namespace, src.name);
         shown.push(key.clone());
         let consumers: Vec<&StatusRow> = rows
             .iter()
@@ -339,7 +371,16 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
                     r.kind.kind() == c.kind && r.namespace == c.namespace && r.name == c.name
                 })
                 .map(|(_, v)| v);
+            // HelmRepository → HelmChart → HelmRelease; a Kustomization's inventory.
+            let chart_key = format!("{}/{}/{}", c.kind, c.namespace, c.name);
+            let releases: Vec<&StatusRow> = rows
+                .iter()
+                .filter(|r| {
+                    c.kind == "HelmChart" && r.source.as_deref() == Some(chart_key.as_str())
+                })
+                .collect();
             let children: Vec<&StatusRow> = obj
+                .filter(|_| releases.is_empty())
                 .and_then(|o| o.at("/status/inventory/entries"))
                 .and_then(Value::as_array)
                 .map(|entries| {
@@ -353,6 +394,11 @@ fn tree(objects: &BTreeMap<(usize, ObjectRef), Value>, rows: &[StatusRow], multi
                         .collect()
                 })
                 .unwrap_or_default();
+            let children = if releases.is_empty() {
+                children
+            } else {
+                releases
+            };
             for (gi, g) in children.iter().enumerate() {
                 let branch = if last { "    " } else { "│   " };
                 let tip = if gi + 1 == children.len() {

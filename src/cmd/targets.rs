@@ -25,6 +25,10 @@ pub struct Selection {
     /// The lists the selection read, without the objects it selected
     /// (those are in `objects`): together, every object listed.
     pub lists: Vec<Listed>,
+    /// HelmCharts that select the artifact but do not exist yet: those
+    /// helm-controller will make of the HelmReleases picked by their
+    /// `spec.chart` template (HC-CHARTTEMPLATE).
+    pub pending_charts: Vec<ObjectRef>,
 }
 
 /// One list a selection made: the objects of a kind in a scope that were
@@ -108,6 +112,9 @@ pub async fn select(api: &FluxApi, target: &TargetArgs, namespace: &str) -> Resu
     // their lists below (no copies: thousands of objects with -A).
     let mut picked: BTreeSet<ObjectRef> = BTreeSet::new();
     let mut source_list = None;
+    let mut helm_matched = false;
+    let mut pending_charts: Vec<ObjectRef> = Vec::new();
+    let mut helm_lists: Vec<Listed> = Vec::new();
     if let Some(sel) = &artifact {
         let mut sources = BTreeSet::new();
         let (objects, version) = api.list_at(FluxKind::OciRepository, scope).await?;
@@ -127,12 +134,27 @@ pub async fn select(api: &FluxApi, target: &TargetArgs, namespace: &str) -> Resu
             }
         }
         source_list = Some(listed(FluxKind::OciRepository, (rest, version)));
-        if sources.is_empty() {
+        // A Helm chart the classic way: OCI HelmRepository → HelmChart →
+        // HelmRelease `spec.chart` (SC-HELMREPO, SC-HELMCHART, HC-CHARTTEMPLATE).
+        let helm_found = select_helm(api, sel, scope, &candidate_lists, &mut not_selected).await?;
+        if let Some(found) = helm_found {
+            helm_matched = true;
+            for (r, obj) in found.charts {
+                sources.insert(r.clone());
+                chosen.insert(r, obj);
+            }
+            // HelmReleases whose HelmChart does not exist yet, judged by their template.
+            pending_charts.extend(found.releases.iter().map(|(_, hc)| hc.clone()));
+            picked.extend(found.releases.into_iter().map(|(hr, _)| hr));
+            helm_lists.extend(found.lists);
+        }
+        if sources.is_empty() && picked.is_empty() {
             return Err(nothing_matches(
                 sel,
                 &not_selected,
                 target.all_namespaces,
                 namespace,
+                helm_matched,
             ));
         }
         picked.extend(selector::consumers(&sources, cand_refs.iter().copied()));
@@ -156,11 +178,13 @@ pub async fn select(api: &FluxApi, target: &TargetArgs, namespace: &str) -> Resu
     }
     let mut lists = candidate_lists;
     lists.extend(source_list);
+    lists.extend(helm_lists);
     Ok(Selection {
         objects: order(chosen),
         artifact,
         not_selected,
         lists,
+        pending_charts,
     })
 }
 
@@ -209,18 +233,117 @@ fn order(chosen: BTreeMap<ObjectRef, Value>) -> Vec<(ObjectRef, Value)> {
         .collect()
 }
 
+/// What the Helm path of a selection found.
+struct HelmFound {
+    /// HelmCharts that select the artifact.
+    charts: Vec<(ObjectRef, Value)>,
+    /// HelmReleases with `spec.chart` whose HelmChart is not there yet but
+    /// whose template selects the artifact, with the HelmChart to come.
+    releases: Vec<(ObjectRef, ObjectRef)>,
+    /// The HelmRepositories and the HelmCharts not selected.
+    lists: Vec<Listed>,
+}
+
+/// The HelmCharts (and HelmReleases not yet given one) that select a chart
+/// artifact through an OCI HelmRepository; None when no HelmRepository
+/// serves the artifact's repository.
+async fn select_helm(
+    api: &FluxApi,
+    sel: &ArtifactSelector,
+    scope: Option<&str>,
+    candidates: &[Listed],
+    not_selected: &mut Vec<(ObjectRef, String)>,
+) -> Result<Option<HelmFound>> {
+    let listed = |kind: FluxKind, (objects, version): (Vec<Value>, Option<String>)| Listed {
+        kind,
+        scope: scope.map(str::to_string),
+        version,
+        objects,
+    };
+    let repos_list = listed(
+        FluxKind::HelmRepository,
+        api.list_at(FluxKind::HelmRepository, scope).await?,
+    );
+    let mut repos: BTreeSet<ObjectRef> = BTreeSet::new();
+    let mut chart_name = None;
+    for obj in &repos_list.objects {
+        if let Some(chart) = selector::match_helmrepository(obj, sel) {
+            repos.insert(selector::object_ref(FluxKind::HelmRepository, obj));
+            chart_name = Some(chart);
+        }
+    }
+    let Some(chart) = chart_name else {
+        return Ok(None);
+    };
+    let (objects, version) = api.list_at(FluxKind::HelmChart, scope).await?;
+    let mut charts = Vec::new();
+    let mut rest = Vec::new();
+    let mut existing: BTreeSet<ObjectRef> = BTreeSet::new();
+    for obj in objects {
+        let r = selector::object_ref(FluxKind::HelmChart, &obj);
+        existing.insert(r.clone());
+        match selector::match_helmchart(&obj, sel, &repos, &chart) {
+            RefMatch::Selected => charts.push((r, obj)),
+            RefMatch::NotSelected(why) => {
+                not_selected.push((r, why));
+                rest.push(obj);
+            }
+            RefMatch::OtherRepository => rest.push(obj),
+        }
+    }
+    // helm-controller creates the HelmChart on its first pass over a
+    // HelmRelease; until then the release's template says what it will be.
+    let mut releases = Vec::new();
+    for obj in candidates
+        .iter()
+        .filter(|l| l.kind == FluxKind::HelmRelease)
+        .flat_map(|l| l.objects.iter())
+    {
+        let Some(hc) = selector::helmchart_of(obj) else {
+            continue;
+        };
+        if existing.contains(&hc) || obj.pointer("/spec/chartRef").is_some() {
+            continue;
+        }
+        let Some(spec) = obj.pointer("/spec/chart/spec") else {
+            continue;
+        };
+        let template = serde_json::json!({
+            "metadata": {"namespace": hc.namespace, "name": hc.name},
+            "spec": spec,
+        });
+        let r = selector::object_ref(FluxKind::HelmRelease, obj);
+        match selector::match_helmchart(&template, sel, &repos, &chart) {
+            RefMatch::Selected => releases.push((r, hc)),
+            RefMatch::NotSelected(why) => not_selected.push((r, why)),
+            RefMatch::OtherRepository => {}
+        }
+    }
+    Ok(Some(HelmFound {
+        charts,
+        releases,
+        lists: vec![repos_list, listed(FluxKind::HelmChart, (rest, version))],
+    }))
+}
+
 fn nothing_matches(
     sel: &ArtifactSelector,
     not_selected: &[(ObjectRef, String)],
     all: bool,
     namespace: &str,
+    helm: bool,
 ) -> Error {
     let scope = if all {
         "any namespace".to_string()
     } else {
         format!("namespace {namespace}")
     };
-    let mut message = format!("no OCIRepository in {scope} selects {}", sel.url());
+    let kinds = if helm {
+        "OCIRepository or HelmChart"
+    } else {
+        "OCIRepository"
+    };
+    let mut message = format!("no {kinds} in {scope} selects {}", sel.url());
     if !not_selected.is_empty() {
         let reasons: Vec<String> = not_selected
             .iter()
@@ -228,7 +351,11 @@ fn nothing_matches(
             .collect();
         message.push_str(&format!(" (same repository: {})", reasons.join("; ")));
     }
-    let hint = if all {
+    let hint = if helm && not_selected.is_empty() {
+        "create a HelmRelease whose spec.chart.spec names this chart and the OCI HelmRepository (helm-controller then creates the HelmChart)".to_string()
+    } else if helm {
+        "push a version the HelmChart's spec.version constraint admits, or widen the constraint (spec.chart.spec.version of the HelmRelease)".to_string()
+    } else if all {
         format!(
             "create an OCIRepository with url oci://{} whose ref selects this tag or digest",
             sel.repository

@@ -187,9 +187,16 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
     let mut resume: HashMap<WatchScope, String> = HashMap::new();
     for (i, (cluster, api)) in clusters.iter().zip(discovered).enumerate() {
         let selection = targets::select(&api, &plan.target, cluster.namespace()).await?;
+        // A HelmRelease picked by its `spec.chart` template follows the
+        // HelmChart helm-controller makes of it (HC-CHARTTEMPLATE).
+        for r in &selection.pending_charts {
+            artifact_sources.insert(Key::flux(i, r));
+        }
         for (r, obj) in selection.objects {
             let key = Key::flux(i, &r);
-            if selection.artifact.is_some() && r.kind == FluxKind::OciRepository {
+            if selection.artifact.is_some()
+                && matches!(r.kind, FluxKind::OciRepository | FluxKind::HelmChart)
+            {
                 artifact_sources.insert(key.clone());
             }
             tracked.insert(key.clone(), new_tracked(Origin::Selected, started));
@@ -219,6 +226,12 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         .digest_override
         .clone()
         .or_else(|| artifact.as_ref().and_then(|a| a.digest.clone()));
+    // The chart version a HelmChart holds for the artifact: its tag as
+    // Helm's registry client reads it (SC-HELMCHART).
+    let chart_version = artifact
+        .as_ref()
+        .and_then(|a| a.tag.as_deref())
+        .and_then(selector::helm_chart_version);
     let base = Expectation {
         digest: digest.clone(),
         target_revision: None,
@@ -278,7 +291,7 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         evaluate_all(
             &mut tracked,
             &cache,
-            &base,
+            (&base, chart_version.as_deref()),
             &artifact_sources,
             &plan.flags,
             started,
@@ -593,7 +606,7 @@ async fn watch_loop(
 fn evaluate_all(
     tracked: &mut BTreeMap<Key, Tracked>,
     cache: &HashMap<Key, Value>,
-    base: &Expectation,
+    base: (&Expectation, Option<&str>),
     artifact_sources: &HashSet<Key>,
     flags: &WaitFlags,
     started: Instant,
@@ -651,7 +664,7 @@ fn verdict_for(
     obj: &Value,
     origin: &Origin,
     cache: &HashMap<Key, Value>,
-    base: &Expectation,
+    (base, chart_version): (&Expectation, Option<&str>),
     artifact_sources: &HashSet<Key>,
     tracked: &BTreeMap<Key, Tracked>,
 ) -> Verdict {
@@ -672,6 +685,39 @@ fn verdict_for(
     };
     if artifact_sources.contains(key) {
         exp.digest = base.digest.clone();
+    }
+    // SC-HELMCHART: a HelmChart's artifact revision is the chart version,
+    // without a digest; its HelmReleases record that version as their
+    // lastAttemptedRevision, with no digest (HC-CHARTTEMPLATE).
+    if kind == FluxKind::HelmChart && artifact_sources.contains(key) {
+        exp.digest = None;
+        exp.target_revision = chart_version.map(str::to_string);
+        return verdict::evaluate(kind, obj, &exp);
+    }
+    if let Some(src) = selector::source_of(kind, obj)
+        && src.kind == FluxKind::HelmChart
+        && artifact_sources.contains(&Key::flux(key.cluster, &src))
+    {
+        let src_obj = cache.get(&Key::flux(key.cluster, &src));
+        exp.digest = None;
+        exp.target_revision = chart_version.map(str::to_string);
+        let at_target = src_obj
+            .and_then(|s| s.at("/status/artifact/revision"))
+            .and_then(Value::as_str)
+            .is_some_and(|r| Some(r) == chart_version);
+        exp.source_since = src_obj
+            .filter(|_| at_target)
+            .and_then(|s| s.at("/status/artifact/lastUpdateTime"))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok());
+        return with_dependencies(
+            key,
+            kind,
+            obj,
+            verdict::evaluate(kind, obj, &exp),
+            cache,
+            tracked,
+        );
     }
     if let Some(src) = selector::source_of(kind, obj) {
         let src_key = Key::flux(key.cluster, &src);
@@ -728,7 +774,19 @@ fn verdict_for(
             _ => {}
         }
     }
-    let mut verdict = verdict::evaluate(kind, obj, &exp);
+    let verdict = verdict::evaluate(kind, obj, &exp);
+    with_dependencies(key, kind, obj, verdict, cache, tracked)
+}
+
+/// A verdict waiting on a dependency that failed becomes that failure.
+fn with_dependencies(
+    key: &Key,
+    kind: FluxKind,
+    obj: &Value,
+    mut verdict: Verdict,
+    cache: &HashMap<Key, Value>,
+    tracked: &BTreeMap<Key, Tracked>,
+) -> Verdict {
     // The Ready condition decides, not the verdict's reason: an object that
     // never succeeded is still "waiting for generation N" in the verdict.
     let waits_on_dependency = verdict::condition(obj, "Ready")

@@ -261,6 +261,133 @@ pub fn match_ocirepository(obj: &Value, sel: &ArtifactSelector) -> RefMatch {
     }
 }
 
+/// The chart name an OCI HelmRepository serves the artifact under: its
+/// `spec.url` plus `/<chart>` is the artifact's repository (SC-HELMREPO).
+/// None for a HelmRepository of another type or URL.
+pub fn match_helmrepository(obj: &Value, sel: &ArtifactSelector) -> Option<String> {
+    if obj.at("/spec/type").and_then(Value::as_str) != Some("oci") {
+        return None;
+    }
+    let url = obj.at("/spec/url").and_then(Value::as_str)?;
+    let base = normalize_url(url);
+    let chart = sel.repository.strip_prefix(&base)?.strip_prefix('/')?;
+    (!chart.is_empty() && !chart.contains('/')).then(|| chart.to_string())
+}
+
+/// The chart version Helm's registry client reads a tag as (SC-HELMCHART,
+/// MS-STRICT): `_` is `+`, and only strict SemVer counts; the version
+/// string is then the tag with `+` (Masterminds normalizes nothing more
+/// for a strict version).
+pub fn helm_chart_version(tag: &str) -> Option<String> {
+    let v = tag.replace('_', "+");
+    semver::parse_strict(&v).map(|_| v)
+}
+
+/// Whether a HelmChart selects the artifact: `spec.sourceRef` is one of
+/// the HelmRepositories in `repos`, `spec.chart` is `chart`, and its
+/// `spec.version` picks the artifact's version (SC-HELMCHART): a version
+/// (fluxcd/pkg's lenient reading) is used as the tag verbatim; anything
+/// else is a constraint over the strict versions Helm lists, the highest
+/// admitted winning (a higher one the HelmChart already holds beats ours).
+pub fn match_helmchart(
+    obj: &Value,
+    sel: &ArtifactSelector,
+    repos: &BTreeSet<ObjectRef>,
+    chart: &str,
+) -> RefMatch {
+    let s = |p: &str| obj.at(p).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let source_ns = ns_of(obj);
+    let source_ok = s("/spec/sourceRef/kind") == Some("HelmRepository")
+        && s("/spec/sourceRef/name").is_some_and(|n| {
+            repos.contains(&ObjectRef::new(FluxKind::HelmRepository, source_ns, n))
+        });
+    if !source_ok || s("/spec/chart") != Some(chart) {
+        return RefMatch::OtherRepository;
+    }
+    let want = s("/spec/version").unwrap_or("*");
+    let current = s("/status/artifact/revision");
+    let Some(tag) = &sel.tag else {
+        return RefMatch::NotSelected(
+            "HelmCharts follow chart versions; give the artifact's tag (oci://…:VERSION@sha256:…) to match it".into(),
+        );
+    };
+    let Some(version) = helm_chart_version(tag) else {
+        return RefMatch::NotSelected(format!(
+            "tag {tag:?} is not a chart version Helm lists (strict SemVer, `_` for `+`)"
+        ));
+    };
+    // An exact version is pulled as that tag, without listing any.
+    if semver::parse_tag(want, false).is_some() {
+        return if want == version || want == tag.as_str() {
+            RefMatch::Selected
+        } else {
+            RefMatch::NotSelected(format!("chart version {want:?} is not {version}"))
+        };
+    }
+    let range = match Constraints::parse(want) {
+        Ok(r) => r,
+        Err(e) => {
+            return RefMatch::NotSelected(format!("invalid version constraint {want:?}: {e}"));
+        }
+    };
+    let Some(parsed) = semver::parse_strict(&version) else {
+        return RefMatch::NotSelected(format!("tag {tag:?} is not a chart version"));
+    };
+    if !range.matches(&parsed) {
+        return RefMatch::NotSelected(format!(
+            "version constraint {want:?} does not include {version}"
+        ));
+    }
+    if let Some(cur_text) = current
+        && let Some(cur) = semver::parse_strict(cur_text)
+        && range.matches(&cur)
+        && cur > parsed
+    {
+        return RefMatch::NotSelected(format!(
+            "version constraint {want:?} picks the higher version {cur_text}"
+        ));
+    }
+    RefMatch::Selected
+}
+
+/// The HelmChart a HelmRelease with `spec.chart` uses: `status.helmChart`
+/// (`<ns>/<name>`) once helm-controller wrote it, else its convention
+/// `<hr-namespace>-<hr-name>` in the source's namespace (HC-CHARTTEMPLATE).
+pub fn helmchart_of(obj: &Value) -> Option<ObjectRef> {
+    let spec = obj.at("/spec/chart/spec")?;
+    if let Some((ns, name)) = obj
+        .at("/status/helmChart")
+        .and_then(Value::as_str)
+        .and_then(|s| s.split_once('/'))
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+    {
+        return Some(ObjectRef::new(FluxKind::HelmChart, ns, name));
+    }
+    let ns = spec
+        .pointer("/sourceRef/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(ns_of(obj));
+    Some(ObjectRef::new(
+        FluxKind::HelmChart,
+        ns,
+        format!("{}-{}", ns_of(obj), name_of(obj)),
+    ))
+}
+
+/// The HelmRepository a HelmChart pulls from (`spec.sourceRef`, same namespace).
+pub fn helmrepository_of(obj: &Value) -> Option<ObjectRef> {
+    let r = obj.at("/spec/sourceRef")?;
+    if r.get("kind")?.as_str()? != "HelmRepository" {
+        return None;
+    }
+    Some(ObjectRef::new(
+        FluxKind::HelmRepository,
+        ns_of(obj),
+        r.get("name")?.as_str()?,
+    ))
+}
+
 fn ns_of(obj: &Value) -> &str {
     obj.at("/metadata/namespace")
         .and_then(Value::as_str)
@@ -279,10 +406,11 @@ pub fn object_ref(kind: FluxKind, obj: &Value) -> ObjectRef {
 }
 
 /// The source an object consumes: a Kustomization's `sourceRef`, a
-/// HelmRelease's `chartRef` (or nothing).
+/// HelmRelease's `chartRef` or the HelmChart of its `spec.chart` (or nothing).
 pub fn source_of(kind: FluxKind, obj: &Value) -> Option<ObjectRef> {
     let pointer = match kind {
         FluxKind::Kustomization => "/spec/sourceRef",
+        FluxKind::HelmRelease if obj.at("/spec/chartRef").is_none() => return helmchart_of(obj),
         FluxKind::HelmRelease => "/spec/chartRef",
         _ => return None,
     };
@@ -466,6 +594,79 @@ mod tests {
         assert_eq!(
             match_ocirepository(&repo(json!({"tag": "v1"}), &format!("v1@{DIGEST}")), &only),
             RefMatch::Selected
+        );
+    }
+
+    fn helm_chart_obj(version: &str, current: &str) -> Value {
+        json!({"metadata": {"name": "flux-system-podinfo", "namespace": "flux-system"},
+               "spec": {"chart": "podinfo", "version": version,
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+               "status": {"artifact": {"revision": current}}})
+    }
+
+    #[test]
+    fn helm_repositories_and_charts() {
+        // SC-HELMREPO: url + "/" + chart is the artifact's repository.
+        let repo = json!({"metadata": {"name": "charts", "namespace": "flux-system"},
+            "spec": {"type": "oci", "url": "oci://Registry.example.com/team/charts/"}});
+        let s = sel("oci://registry.example.com/team/charts/podinfo:1.2.0");
+        assert_eq!(match_helmrepository(&repo, &s).as_deref(), Some("podinfo"));
+        let mut http = repo.clone();
+        http["spec"]["type"] = json!("default");
+        assert_eq!(match_helmrepository(&http, &s), None);
+        assert_eq!(
+            match_helmrepository(
+                &repo,
+                &sel("oci://registry.example.com/team/charts/a/b:1.0.0")
+            ),
+            None
+        );
+        // SC-HELMCHART: strict versions only, `_` for `+`.
+        assert_eq!(
+            helm_chart_version("1.2.0_build.1").as_deref(),
+            Some("1.2.0+build.1")
+        );
+        assert_eq!(helm_chart_version("v1.2.0"), None);
+        assert_eq!(helm_chart_version("2025.02.03"), None);
+        let repos: BTreeSet<ObjectRef> = [ObjectRef::new(
+            FluxKind::HelmRepository,
+            "flux-system",
+            "charts",
+        )]
+        .into();
+        let m = |v: &str, cur: &str, a: &str| {
+            match_helmchart(&helm_chart_obj(v, cur), &sel(a), &repos, "podinfo")
+        };
+        let a = "oci://registry.example.com/team/charts/podinfo:1.2.0";
+        assert_eq!(m(">=1.0.0", "1.1.0", a), RefMatch::Selected);
+        assert_eq!(m("", "", a), RefMatch::Selected);
+        assert_eq!(m("1.2.0", "", a), RefMatch::Selected);
+        assert!(matches!(m("1.3.0", "", a), RefMatch::NotSelected(w) if w.contains("1.3.0")));
+        assert!(
+            matches!(m("~1.1", "", a), RefMatch::NotSelected(w) if w.contains("constraint \"~1.1\" does not include 1.2.0"))
+        );
+        assert!(
+            matches!(m(">=1.0.0", "1.5.0", a), RefMatch::NotSelected(w) if w.contains("higher version 1.5.0"))
+        );
+        assert!(matches!(
+            m("*", "", "oci://registry.example.com/team/charts/podinfo:v1.2.0"),
+            RefMatch::NotSelected(w) if w.contains("not a chart version")
+        ));
+        assert_eq!(
+            match_helmchart(&helm_chart_obj("*", ""), &sel(a), &repos, "other"),
+            RefMatch::OtherRepository
+        );
+        // HC-CHARTTEMPLATE: the HelmChart of a release.
+        let hr = json!({"metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"chart": {"spec": {"chart": "podinfo",
+                "sourceRef": {"kind": "HelmRepository", "name": "charts", "namespace": "flux-system"}}}}});
+        assert_eq!(
+            source_of(FluxKind::HelmRelease, &hr),
+            Some(ObjectRef::new(
+                FluxKind::HelmChart,
+                "flux-system",
+                "apps-web"
+            ))
         );
     }
 

@@ -195,6 +195,20 @@ pub fn classify(kind: FluxKind, reason: &str, message: &str) -> Class {
             // HC-MUTATE, HC-VALUES and the rest
             _ => Class::Terminal,
         },
+        FluxKind::HelmChart => match reason {
+            // SC-HELMCHART: a chart that cannot be repackaged, values files
+            // that do not merge, a bad chart reference or URL: only a new
+            // push or a spec change fixes them (the last three also stall).
+            "ChartPackageError"
+            | "ValuesFilesError"
+            | "MetadataPatchError"
+            | "InvalidChartReference"
+            | "URLInvalid" => Class::Terminal,
+            // SC-HELMCHART: pull errors (a version not pushed yet, no tag
+            // the constraint admits, the registry, credentials) and
+            // verification errors are retried with backoff.
+            _ => Class::Transient,
+        },
         // SC-FETCH: source-controller retries every failed pull with
         // backoff (a tag not pushed yet, a registry outage, credentials
         // being rotated) and stalls only on what no retry fixes.
@@ -244,6 +258,12 @@ fn short(rev: &str) -> String {
 /// tag is not a version (HC-CHARTREF).
 fn attempted_digest(obj: &Value) -> Option<&str> {
     str_at(obj, "/status/lastAttemptedRevisionDigest").and_then(revision_digest)
+}
+
+/// Whether a HelmRelease takes its chart from a HelmChart (`spec.chart`,
+/// no `spec.chartRef`: HC-CHARTTEMPLATE).
+fn from_helmchart(obj: &Value) -> bool {
+    obj.at("/spec/chartRef").is_none() && obj.at("/spec/chart").is_some()
 }
 
 /// Evaluate a Flux object against an expectation.
@@ -306,8 +326,20 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                 == Some(generation);
             match &exp.digest {
                 Some(d) => gen_ok && attempted_digest(obj) == Some(d.as_str()),
+                // HC-CHARTTEMPLATE: a release from a HelmChart records the
+                // chart version, and no digest.
+                None if from_helmchart(obj) => {
+                    gen_ok
+                        && exp.target_revision.is_some()
+                        && exp.target_revision.as_deref()
+                            == str_at(obj, "/status/lastAttemptedRevision")
+                }
                 None => false,
             }
+        }
+        // SC-HELMCHART: a HelmChart's revision is the chart version.
+        FluxKind::HelmChart if exp.target_revision.is_some() => {
+            exp.target_revision.as_deref() == revision.as_deref()
         }
         _ => match (&exp.digest, revision.as_deref()) {
             (Some(d), Some(r)) => revision_digest(r) == Some(d.as_str()),
@@ -433,9 +465,32 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
                     attempted_digest(obj).map_or("none".to_string(), short),
                     short(d)
                 )),
+                // HC-CHARTTEMPLATE: the chart version, not a digest.
+                None if from_helmchart(obj)
+                    && exp.target_revision.is_some()
+                    && exp.target_revision.as_deref()
+                        != str_at(obj, "/status/lastAttemptedRevision") =>
+                {
+                    Err(format!(
+                        "chart version {}, waiting for {}",
+                        str_at(obj, "/status/lastAttemptedRevision").unwrap_or("none"),
+                        exp.target_revision.as_deref().unwrap_or_default()
+                    ))
+                }
                 _ if !gen_ok => Err(format!("waiting for an attempt at generation {generation}")),
                 _ => Ok(()),
             }
+        }
+        // SC-HELMCHART
+        FluxKind::HelmChart
+            if exp.target_revision.is_some()
+                && exp.target_revision.as_deref() != revision.as_deref() =>
+        {
+            Err(format!(
+                "has chart version {}, waiting for {}",
+                revision.as_deref().unwrap_or("none"),
+                exp.target_revision.as_deref().unwrap_or_default()
+            ))
         }
         _ => match &exp.digest {
             Some(d) if revision.as_deref().and_then(revision_digest) != Some(d.as_str()) => {
@@ -1185,6 +1240,99 @@ mod tests {
         let v = evaluate(FluxKind::HelmRelease, &hr(D2, failed, true), &e);
         assert_eq!(v.phase, Phase::Failed);
         assert_eq!(v.reason, "RetriesExceeded");
+    }
+
+    fn helmchart(status: Value) -> Value {
+        json!({"metadata": {"name": "flux-system-web", "namespace": "flux-system", "generation": 3},
+               "spec": {"chart": "web", "version": ">=1.0.0",
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+               "status": status})
+    }
+
+    fn version_exp(v: &str) -> Expectation {
+        Expectation {
+            target_revision: Some(v.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sc_helmchart_revision_is_the_chart_version() {
+        // SC-HELMCHART: Ready ChartPullSucceeded at the version is done; an
+        // older version is stale; a pull error is retried; a package error
+        // is terminal.
+        let ok = helmchart(json!({"observedGeneration": 3,
+            "artifact": {"revision": "1.2.0", "digest": D1},
+            "conditions": [cond("Ready", "True", "ChartPullSucceeded", "pulled 'web' chart with version '1.2.0'")]}));
+        assert_eq!(
+            evaluate(FluxKind::HelmChart, &ok, &version_exp("1.2.0")).phase,
+            Phase::Ready
+        );
+        let v = evaluate(FluxKind::HelmChart, &ok, &version_exp("1.3.0"));
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Pending, "StaleRevision")
+        );
+        assert!(v.message.contains("waiting for 1.3.0"), "{}", v.message);
+        let pull = helmchart(json!({"observedGeneration": 2,
+            "artifact": {"revision": "1.2.0"},
+            "conditions": [cond("Ready", "False", "ChartPullError",
+                "failed to get chart version for remote reference: could not locate a version matching provided version string >=1.0.0")]}));
+        let mut e = version_exp("1.3.0");
+        e.started_at = Some(ts("2026-11-21T09:00:00Z"));
+        assert_eq!(
+            evaluate(FluxKind::HelmChart, &pull, &e).phase,
+            Phase::Progressing
+        );
+        assert_eq!(
+            classify(FluxKind::HelmChart, "ChartPackageError", ""),
+            Class::Terminal
+        );
+        assert_eq!(
+            classify(FluxKind::HelmChart, "ChartVerificationError", ""),
+            Class::Transient
+        );
+    }
+
+    #[test]
+    fn hc_charttemplate_release_records_the_chart_version() {
+        // HC-CHARTTEMPLATE: a release from a HelmChart records the chart
+        // version as lastAttemptedRevision and no digest.
+        let obj = json!({"metadata": {"name": "web", "namespace": "flux-system", "generation": 3},
+            "spec": {"chart": {"spec": {"chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}},
+            "status": {"observedGeneration": 3, "lastAttemptedGeneration": 3,
+                       "lastAttemptedRevision": "1.2.0", "helmChart": "flux-system/flux-system-web",
+                       "conditions": [cond("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded")]}});
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &obj, &version_exp("1.2.0")).phase,
+            Phase::Ready
+        );
+        let v = evaluate(FluxKind::HelmRelease, &obj, &version_exp("1.3.0"));
+        assert_eq!(v.phase, Phase::Pending);
+        assert!(
+            v.message.contains("chart version 1.2.0, waiting for 1.3.0"),
+            "{}",
+            v.message
+        );
+        // A stalled upgrade of the target version fails; of an older one, waits.
+        let mut stalled = obj.clone();
+        stalled["status"]["conditions"] = json!([
+            cond(
+                "Stalled",
+                "True",
+                "RetriesExceeded",
+                "Failed to upgrade after 1 attempt(s)"
+            ),
+            cond("Ready", "False", "UpgradeFailed", "Helm upgrade failed")
+        ]);
+        assert_eq!(
+            evaluate(FluxKind::HelmRelease, &stalled, &version_exp("1.2.0")).phase,
+            Phase::Failed
+        );
+        assert_ne!(
+            evaluate(FluxKind::HelmRelease, &stalled, &version_exp("1.3.0")).phase,
+            Phase::Failed
+        );
     }
 
     #[test]

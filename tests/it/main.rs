@@ -9,6 +9,7 @@ mod distribution;
 mod docs;
 mod e2e;
 mod hardening;
+mod helm_repository;
 mod kubeconfig_auth;
 mod push;
 mod real_cluster;

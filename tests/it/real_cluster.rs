@@ -706,4 +706,127 @@ fn real_krew_installs_the_release_archive_and_kubectl_1_37_completes_it() {
         );
     }
     eprintln!("kubectl 1.37 completes: {offered:?}");
+/// Write chart `podinfo` at `version` (`template` as its only manifest) and
+/// push it with `push --helm-chart` under `<base>/podinfo`; ARTIFACT_URL.
+fn real_push_chart(bed: &RealBed, base: &str, version: &str, template: &str) -> String {
+    let chart = bed.dir.path().join(format!("chart-{base}-{version}"));
+    let _ = std::fs::remove_dir_all(&chart);
+    write(
+        &chart.join("Chart.yaml"),
+        &format!("apiVersion: v2\nname: podinfo\nversion: {version}\ndescription: test chart\n"),
+    );
+    write(&chart.join("templates/configmap.yaml"), template);
+    let env = bed.dir.path().join("chart.env");
+    run(bed
+        .plugin()
+        .arg("push")
+        .arg(&chart)
+        .arg(bed.oci(&format!("{base}/podinfo")))
+        .arg("--helm-chart")
+        .arg("--dotenv")
+        .arg(&env))
+    .assert_ok();
+    dotenv(&env)["ARTIFACT_URL"].clone()
+}
+
+const GOOD_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  chart: {{ .Chart.Version | quote }}\n";
+
+/// SC-HELMREPO, SC-HELMCHART, HC-CHARTTEMPLATE on the real controllers: an
+/// OCI HelmRepository and a HelmRelease with `spec.chart`; push, trigger and
+/// wait green (the HelmChart's revision and the release's
+/// lastAttemptedRevision are the chart version, no digest); a version the
+/// constraint does not admit is refused naming it; `--dependents` follows a
+/// HelmRelease that depends on it; a failing upgrade fails fast.
+#[test]
+fn real_helmrepository_chart_spec_push_trigger_wait() {
+    let Some(bed) = RealBed::start("hr-helmrepo") else {
+        return;
+    };
+    if !bed.require("helm-controller") {
+        return;
+    }
+    for name in ["charts", "other"] {
+        bed.apply(json!({
+            "apiVersion": OCI, "kind": "HelmRepository",
+            "metadata": {"name": name},
+            "spec": {"type": "oci", "url": bed.oci(name), "interval": "1m", "insecure": true},
+        }));
+    }
+    let release = |name: &str, repo: &str, version: &str, deps: Value| {
+        json!({
+            "apiVersion": HR, "kind": "HelmRelease",
+            "metadata": {"name": name},
+            "spec": {"interval": "1m", "dependsOn": deps,
+                     "install": {"timeout": "30s"}, "upgrade": {"timeout": "30s"},
+                     "chart": {"spec": {"chart": "podinfo", "version": version,
+                               "sourceRef": {"kind": "HelmRepository", "name": repo}}}},
+        })
+    };
+    real_push_chart(&bed, "other", "0.5.0", GOOD_TEMPLATE);
+    let url = real_push_chart(&bed, "charts", "1.2.0", GOOD_TEMPLATE);
+    bed.apply(release("web", "charts", ">=1.0.0 <2.0.0", json!([])));
+    bed.apply(release(
+        "frontend",
+        "other",
+        "0.5.0",
+        json!([{"name": "web"}]),
+    ));
+
+    let r = run(bed.plugin().args(["trigger", "--artifact", &url]));
+    r.assert_ok();
+    let r = run(bed.plugin().args([
+        "wait",
+        "--artifact",
+        &url,
+        "--dependents",
+        "--timeout",
+        "120s",
+        "-o",
+        "json",
+    ]));
+    r.assert_ok();
+    assert!(r.stdout.contains("frontend"), "{}", r.stdout);
+    let chart_name = format!("{}-web", bed.ns);
+    let hc = bed.get(OCI, "HelmChart", &chart_name).expect("HelmChart");
+    assert_eq!(hc["status"]["artifact"]["revision"], "1.2.0", "{hc}");
+    let hr = bed.get(HR, "HelmRelease", "web").expect("hr");
+    assert_eq!(hr["status"]["lastAttemptedRevision"], "1.2.0", "{hr}");
+    assert!(
+        hr["status"]["lastAttemptedRevisionDigest"].is_null()
+            || hr["status"]["lastAttemptedRevisionDigest"] == "",
+        "{hr}"
+    );
+    let repo = bed.get(OCI, "HelmRepository", "charts").expect("repo");
+    eprintln!("OCI HelmRepository status: {}", repo["status"]);
+
+    // Refused, naming the constraint.
+    let too_new = real_push_chart(&bed, "charts", "2.0.0", GOOD_TEMPLATE);
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &too_new, "--timeout", "20s"]));
+    r.assert_error(
+        1,
+        "version constraint \">=1.0.0 <2.0.0\" does not include 2.0.0",
+        "",
+    );
+
+    // A failing upgrade (an invalid object name) fails fast.
+    let bad = real_push_chart(
+        &bed,
+        "charts",
+        "1.3.0",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n",
+    );
+    run(bed.plugin().args(["trigger", "--artifact", &bad])).assert_ok();
+    let started = Instant::now();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &bad, "--timeout", "150s"]));
+    r.assert_error(1, "HelmRelease", "");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    eprintln!("failing upgrade: {}", r.stderr);
 }

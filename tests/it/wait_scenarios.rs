@@ -43,6 +43,17 @@ fn failing_cm(reason: &str, message: &str) -> String {
 #[test]
 fn helmrelease_shipped_in_the_artifact() {
     let Some(bed) = Bed::start() else { return };
+    // The shipped release's `spec.chart` needs its OCI HelmRepository and
+    // the chart (the simulator pulls it through a HelmChart, SC-HELMCHART).
+    bed.store
+        .create(json!({
+            "apiVersion": OCI, "kind": "HelmRepository",
+            "metadata": {"name": "charts", "namespace": "apps"},
+            "spec": {"type": "oci", "url": format!("oci://{}/charts", bed.registry.host()),
+                     "interval": "1m", "insecure": true},
+        }))
+        .expect("create HelmRepository");
+    push_chart(&bed, "1.0.0", &[]);
     bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
     bed.create_ks(NS, "apps", "apps", json!({}));
     let d1 = bed.push(

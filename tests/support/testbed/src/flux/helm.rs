@@ -33,15 +33,8 @@ pub(crate) struct ResolvedChart {
 
 /// Where the chart comes from, and the source revision for change detection.
 enum ChartSource {
-    Oci {
-        ns: String,
-        name: String,
-    },
-    Template {
-        chart: String,
-        version: String,
-        source_ns: String,
-    },
+    Oci { ns: String, name: String },
+    Template { source_ns: String },
     Unsupported(String),
 }
 
@@ -70,12 +63,6 @@ fn chart_source(obj: &Value, own_ns: &str) -> ChartSource {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let version = c
-            .get("version")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("*")
-            .to_string();
         let source_ns = c
             .pointer("/sourceRef/namespace")
             .and_then(Value::as_str)
@@ -85,13 +72,104 @@ fn chart_source(obj: &Value, own_ns: &str) -> ChartSource {
         if chart.is_empty() {
             return ChartSource::Unsupported("spec.chart.spec.chart is required".into());
         }
-        return ChartSource::Template {
-            chart,
-            version,
-            source_ns,
-        };
+        return ChartSource::Template { source_ns };
     }
     ChartSource::Unsupported("one of spec.chart or spec.chartRef is required".into())
+}
+
+/// `<namespace>-<name>`: the HelmChart helm-controller makes of a
+/// HelmRelease's `spec.chart` (HC-CHARTTEMPLATE).
+fn helmchart_name(obj: &Value) -> String {
+    format!("{}-{}", util::ns_of(obj), util::name_of(obj))
+}
+
+/// helm-controller `reconcileChartTemplate` (HC-CHARTTEMPLATE): create or
+/// update the HelmChart from `spec.chart` (chart, version, sourceRef,
+/// interval defaulting to the release's, reconcileStrategy, valuesFiles,
+/// verify, the template's labels/annotations), owner labels on it.
+fn apply_helmchart(sh: &Shared, obj: &Value, src: &ChartSource) {
+    let ChartSource::Template { source_ns, .. } = src else {
+        return;
+    };
+    let Some(tpl) = obj.pointer("/spec/chart") else {
+        return;
+    };
+    let spec = tpl.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let mut chart_spec = Map::new();
+    for k in [
+        "chart",
+        "version",
+        "reconcileStrategy",
+        "valuesFiles",
+        "ignoreMissingValuesFiles",
+        "verify",
+    ] {
+        if let Some(v) = spec.get(k) {
+            chart_spec.insert(k.into(), v.clone());
+        }
+    }
+    chart_spec.insert(
+        "sourceRef".into(),
+        json!({"kind": spec.pointer("/sourceRef/kind").cloned().unwrap_or(json!("HelmRepository")),
+               "name": spec.pointer("/sourceRef/name").cloned().unwrap_or(json!(""))}),
+    );
+    let interval = spec
+        .get("interval")
+        .or_else(|| obj.pointer("/spec/interval"))
+        .cloned()
+        .unwrap_or(json!("10m"));
+    chart_spec.insert("interval".into(), interval);
+    if !chart_spec.contains_key("reconcileStrategy") {
+        chart_spec.insert("reconcileStrategy".into(), json!("ChartVersion"));
+    }
+    let mut labels = tpl
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    labels.insert(
+        "helm.toolkit.fluxcd.io/name".into(),
+        json!(util::name_of(obj)),
+    );
+    labels.insert(
+        "helm.toolkit.fluxcd.io/namespace".into(),
+        json!(util::ns_of(obj)),
+    );
+    let name = helmchart_name(obj);
+    let api = "source.toolkit.fluxcd.io/v1";
+    match sh.store.get(api, "HelmChart", source_ns, &name) {
+        None => {
+            let mut meta = json!({"name": name, "namespace": source_ns, "labels": labels});
+            if let Some(a) = tpl.pointer("/metadata/annotations") {
+                meta["annotations"] = a.clone();
+            }
+            let created = sh.store.create(json!({
+                "apiVersion": api, "kind": "HelmChart",
+                "metadata": meta, "spec": Value::Object(chart_spec),
+            }));
+            if let Err(e) = created {
+                tracing::debug!("creating HelmChart {source_ns}/{name}: {e}");
+            }
+        }
+        Some(current) => {
+            let same = current.get("spec").and_then(Value::as_object) == Some(&chart_spec);
+            if !same {
+                let mut patch = json!({"metadata": {"labels": labels}, "spec": Value::Object(chart_spec.clone())});
+                // Fields the template no longer sets are removed (SSA).
+                if let Some(old) = current.get("spec").and_then(Value::as_object) {
+                    for k in old.keys().filter(|k| !chart_spec.contains_key(*k)) {
+                        patch["spec"][k] = Value::Null;
+                    }
+                }
+                if let Err(e) = sh
+                    .store
+                    .merge_patch(api, "HelmChart", source_ns, &name, patch)
+                {
+                    tracing::debug!("updating HelmChart {source_ns}/{name}: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// Read `<chart>/Chart.yaml` from a chart tarball.
@@ -236,19 +314,54 @@ fn resolve(sh: &Shared, obj: &Value, src: &ChartSource) -> Result<(ResolvedChart
             false,
             false,
         )),
-        ChartSource::Template { chart, version, .. } => {
+        ChartSource::Template { source_ns, .. } => {
+            // HC-SRC on the HelmChart made from the template (HC-CHARTTEMPLATE).
+            let name = helmchart_name(obj);
+            let src = sh
+                .store
+                .get("source.toolkit.fluxcd.io/v1", "HelmChart", source_ns, &name)
+                .ok_or_else(|| {
+                    halt(
+                        "ArtifactFailed",
+                        format!("could not get Source object: helmcharts.source.toolkit.fluxcd.io \"{name}\" not found"),
+                        false,
+                        false,
+                    )
+                })?;
+            source_ready("HelmChart", &src).map_err(|m| halt("SourceNotReady", m, true, false))?;
             let values = values_of(sh, obj)?;
-            let v = semver::Version::loose(version)
-                .map(|v| v.render())
-                .unwrap_or_else(|| "0.1.0".to_string());
+            let revision = str_at(&src, "/status/artifact/revision").unwrap_or("");
+            let (ans, aname) = super::helmchart::artifact_key(source_ns, &name);
+            let art = sh
+                .artifact(&ans, &aname)
+                .filter(|a| a.revision == revision)
+                .ok_or_else(|| {
+                    halt(
+                        "ArtifactFailed",
+                        format!("Source not ready: artifact not found. Retrying in {requeue}"),
+                        true,
+                        false,
+                    )
+                })?;
+            let (chart, version, app_version, annotations) =
+                read_chart(&art.layer).map_err(|m| {
+                    halt(
+                        "ArtifactFailed",
+                        format!("Could not load chart: {m}"),
+                        false,
+                        true,
+                    )
+                })?;
+            // HC-CHARTTEMPLATE: no mutation for HelmChart sources: the
+            // chart's own version, no digest.
             Ok((
                 ResolvedChart {
-                    name: chart.clone(),
-                    version: v.clone(),
-                    app_version: v,
-                    annotations: Map::new(),
+                    name: chart,
+                    version,
+                    app_version,
+                    annotations,
                     oci_digest: None,
-                    source_revision: None,
+                    source_revision: Some(art.revision.clone()),
                 },
                 values,
             ))
@@ -407,10 +520,23 @@ pub(crate) async fn reconcile(
     forced: bool,
 ) {
     let src = chart_source(&obj, &key.ns);
+    // HC-CHARTTEMPLATE: the HelmChart is applied before anything else.
+    if let ChartSource::Template { .. } = &src {
+        apply_helmchart(sh, &obj, &src);
+    }
     let src_rev = match &src {
         ChartSource::Oci { ns, name } => sh
             .store
             .get("source.toolkit.fluxcd.io/v1", "OCIRepository", ns, name)
+            .and_then(|s| str_at(&s, "/status/artifact/revision").map(str::to_string)),
+        ChartSource::Template { source_ns, .. } => sh
+            .store
+            .get(
+                "source.toolkit.fluxcd.io/v1",
+                "HelmChart",
+                source_ns,
+                &helmchart_name(&obj),
+            )
             .and_then(|s| str_at(&s, "/status/artifact/revision").map(str::to_string)),
         _ => None,
     };
@@ -423,6 +549,13 @@ pub(crate) async fn reconcile(
     let interval = util::interval_of(&obj, DEFAULT_INTERVAL);
     let mut status = status_map(&obj);
     let requested = annotation(&obj, REQUESTED_AT);
+    // HC-CHARTTEMPLATE: status.helmChart once the HelmChart is applied.
+    if let ChartSource::Template { source_ns, .. } = &src {
+        status.insert(
+            "helmChart".into(),
+            json!(format!("{source_ns}/{}", helmchart_name(&obj))),
+        );
+    }
 
     // HC-STALLCLEAR: every reconcile starts with MarkReconciling
     // "Fulfilling prerequisites", which removes Stalled.
@@ -493,12 +626,6 @@ pub(crate) async fn reconcile(
     );
     if chart.source_revision.is_some() {
         st.last_source_revision = chart.source_revision.clone();
-    }
-    if let ChartSource::Template { source_ns, .. } = &src {
-        status.insert(
-            "helmChart".into(),
-            json!(format!("{source_ns}/{}-{}", key.ns, key.name)),
-        );
     }
     let config_digest = util::sha256_digest(
         serde_json::to_string(&values)

@@ -21,6 +21,7 @@
 //! ```
 
 mod helm;
+mod helmchart;
 mod kustomize;
 mod receiver;
 pub mod semver;
@@ -96,6 +97,8 @@ impl Default for SimConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum FluxKind {
     OciRepository,
+    HelmRepository,
+    HelmChart,
     Kustomization,
     HelmRelease,
     Receiver,
@@ -104,7 +107,9 @@ pub(crate) enum FluxKind {
 impl FluxKind {
     pub(crate) fn api_version(self) -> &'static str {
         match self {
-            FluxKind::OciRepository => "source.toolkit.fluxcd.io/v1",
+            FluxKind::OciRepository | FluxKind::HelmRepository | FluxKind::HelmChart => {
+                "source.toolkit.fluxcd.io/v1"
+            }
             FluxKind::Kustomization => "kustomize.toolkit.fluxcd.io/v1",
             FluxKind::HelmRelease => "helm.toolkit.fluxcd.io/v2",
             FluxKind::Receiver => "notification.toolkit.fluxcd.io/v1",
@@ -114,6 +119,8 @@ impl FluxKind {
     pub(crate) fn kind(self) -> &'static str {
         match self {
             FluxKind::OciRepository => "OCIRepository",
+            FluxKind::HelmRepository => "HelmRepository",
+            FluxKind::HelmChart => "HelmChart",
             FluxKind::Kustomization => "Kustomization",
             FluxKind::HelmRelease => "HelmRelease",
             FluxKind::Receiver => "Receiver",
@@ -125,6 +132,8 @@ impl FluxKind {
         let group = api.split('/').next()?;
         match (group, obj.get("kind")?.as_str()?) {
             ("source.toolkit.fluxcd.io", "OCIRepository") => Some(FluxKind::OciRepository),
+            ("source.toolkit.fluxcd.io", "HelmRepository") => Some(FluxKind::HelmRepository),
+            ("source.toolkit.fluxcd.io", "HelmChart") => Some(FluxKind::HelmChart),
             ("kustomize.toolkit.fluxcd.io", "Kustomization") => Some(FluxKind::Kustomization),
             ("helm.toolkit.fluxcd.io", "HelmRelease") => Some(FluxKind::HelmRelease),
             ("notification.toolkit.fluxcd.io", "Receiver") => Some(FluxKind::Receiver),
@@ -335,6 +344,8 @@ impl Shared {
     fn resync(self: &Arc<Self>) {
         for kind in [
             FluxKind::OciRepository,
+            FluxKind::HelmRepository,
+            FluxKind::HelmChart,
             FluxKind::Kustomization,
             FluxKind::HelmRelease,
             FluxKind::Receiver,
@@ -358,6 +369,9 @@ impl Shared {
                 a.remove(&(key.ns.clone(), key.name.clone()));
             }
             self.notify(key);
+            if kind == FluxKind::HelmRepository {
+                self.notify_kinds(&[FluxKind::HelmChart]);
+            }
             if kind != FluxKind::Receiver {
                 self.notify_kinds(&[FluxKind::Kustomization, FluxKind::HelmRelease]);
             }
@@ -433,6 +447,10 @@ async fn worker(sh: Arc<Shared>, key: ObjKey, notify: Arc<Notify>) {
         let run = async {
             match key.kind {
                 FluxKind::OciRepository => source::reconcile(&sh, &key, obj, &mut st, forced).await,
+                FluxKind::HelmRepository => helmchart::reconcile_repository(&sh, &key, obj),
+                FluxKind::HelmChart => {
+                    helmchart::reconcile_chart(&sh, &key, obj, &mut st, forced).await
+                }
                 FluxKind::Kustomization => {
                     kustomize::reconcile(&sh, &key, obj, &mut st, forced).await
                 }
