@@ -706,6 +706,8 @@ fn real_krew_installs_the_release_archive_and_kubectl_1_37_completes_it() {
         );
     }
     eprintln!("kubectl 1.37 completes: {offered:?}");
+}
+
 /// Write chart `podinfo` at `version` (`template` as its only manifest) and
 /// push it with `push --helm-chart` under `<base>/podinfo`; ARTIFACT_URL.
 fn real_push_chart(bed: &RealBed, base: &str, version: &str, template: &str) -> String {
