@@ -26,7 +26,7 @@ use crate::cluster::{ApiError, Cluster};
 use crate::config;
 use crate::error::{Error, ExitCode, Result};
 use crate::flux::json::At as _;
-use crate::flux::selector::{self, ArtifactSelector, revision_digest};
+use crate::flux::selector::{self, ArtifactSelector};
 use crate::flux::verdict::{self, Expectation, Phase, Verdict};
 use crate::flux::{FluxKind, ObjectRef};
 use crate::render::wait as view;
@@ -672,7 +672,7 @@ fn verdict_for(
         TKind::Workload(k) => return verdict::evaluate_workload(k, obj),
         TKind::Flux(k) => k,
     };
-    let mut exp = Expectation {
+    let exp = Expectation {
         digest: None,
         target_revision: None,
         token: if matches!(origin, Origin::Inventory(_)) {
@@ -683,144 +683,32 @@ fn verdict_for(
         started_at: base.started_at,
         source_since: None,
     };
-    if artifact_sources.contains(key) {
-        exp.digest = base.digest.clone();
-    }
-    // SC-HELMCHART: a HelmChart's artifact revision is the chart version,
-    // without a digest; its HelmReleases record that version as their
-    // lastAttemptedRevision, with no digest (HC-CHARTTEMPLATE).
-    if kind == FluxKind::HelmChart && artifact_sources.contains(key) {
-        exp.digest = None;
-        exp.target_revision = chart_version.map(str::to_string);
-        return verdict::evaluate(kind, obj, &exp);
-    }
-    if let Some(src) = selector::source_of(kind, obj)
-        && src.kind == FluxKind::HelmChart
-        && artifact_sources.contains(&Key::flux(key.cluster, &src))
-    {
-        let src_obj = cache.get(&Key::flux(key.cluster, &src));
-        exp.digest = None;
-        exp.target_revision = chart_version.map(str::to_string);
-        let at_target = src_obj
-            .and_then(|s| s.at("/status/artifact/revision"))
-            .and_then(Value::as_str)
-            .is_some_and(|r| Some(r) == chart_version);
-        exp.source_since = src_obj
-            .filter(|_| at_target)
-            .and_then(|s| s.at("/status/artifact/lastUpdateTime"))
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse().ok());
-        return with_dependencies(
-            key,
-            kind,
-            obj,
-            verdict::evaluate(kind, obj, &exp),
-            cache,
-            tracked,
-        );
-    }
-    if let Some(src) = selector::source_of(kind, obj) {
-        let src_key = Key::flux(key.cluster, &src);
-        let src_obj = cache.get(&src_key);
-        let src_rev = src_obj
-            .and_then(|s| s.at("/status/artifact/revision"))
-            .and_then(Value::as_str);
-        exp.source_since = src_obj
-            .and_then(|s| s.at("/status/artifact/lastUpdateTime"))
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse().ok());
-        let want_digest = if artifact_sources.contains(&src_key) {
-            base.digest.clone()
-        } else {
-            None
-        };
-        match (src_rev, &want_digest) {
-            (Some(rev), Some(d)) if revision_digest(rev) == Some(d.as_str()) => {
-                exp.target_revision = Some(rev.to_string());
-                exp.digest = Some(d.clone());
-            }
-            (_, Some(d)) => {
-                let v = verdict::evaluate(
-                    kind,
-                    obj,
-                    &Expectation {
-                        target_revision: None,
-                        digest: None,
-                        ..exp.clone()
-                    },
-                );
-                if v.phase == Phase::Suspended {
-                    return v;
-                }
-                return Verdict {
-                    phase: Phase::Pending,
-                    reason: "SourceNotReady".into(),
-                    message: format!(
-                        "waiting for {}/{}/{} to fetch {}",
-                        src.kind,
-                        src.namespace,
-                        src.name,
-                        short_digest(d)
-                    ),
-                    revision: v.revision,
-                };
-            }
-            (Some(rev), None) if tracked.contains_key(&src_key) => {
-                exp.target_revision = Some(rev.to_string());
-                if kind == FluxKind::HelmRelease {
-                    exp.digest = revision_digest(rev).map(str::to_string);
-                }
-            }
-            _ => {}
+    let awaited = verdict::Awaited {
+        digest: base.digest.as_deref(),
+        chart_version,
+        is_awaited_source: artifact_sources.contains(key),
+    };
+    let src = selector::source_of(kind, obj);
+    let source = src.as_ref().map(|r| {
+        let src_key = Key::flux(key.cluster, r);
+        verdict::Source {
+            r,
+            obj: cache.get(&src_key),
+            awaited: artifact_sources.contains(&src_key),
+            followed: tracked.contains_key(&src_key),
         }
-    }
-    let verdict = verdict::evaluate(kind, obj, &exp);
-    with_dependencies(key, kind, obj, verdict, cache, tracked)
-}
-
-/// A verdict waiting on a dependency that failed becomes that failure.
-fn with_dependencies(
-    key: &Key,
-    kind: FluxKind,
-    obj: &Value,
-    mut verdict: Verdict,
-    cache: &HashMap<Key, Value>,
-    tracked: &BTreeMap<Key, Tracked>,
-) -> Verdict {
-    // The Ready condition decides, not the verdict's reason: an object that
-    // never succeeded is still "waiting for generation N" in the verdict.
-    let waits_on_dependency = verdict::condition(obj, "Ready")
-        .is_some_and(|c| c.status == "False" && c.reason == "DependencyNotReady");
-    if waits_on_dependency && !verdict.phase.is_final() {
-        for dep in selector::depends_on(kind, obj) {
-            let dep_key = Key::flux(key.cluster, &dep);
-            // A followed dependency is judged by its own verdict, under the
-            // same rules as every target; only an unfollowed one by its
-            // conditions alone.
-            let why = match tracked.get(&dep_key) {
-                Some(t) if t.verdict.phase == Phase::Failed => {
-                    Some(format!("{}: {}", t.verdict.reason, t.verdict.message))
-                }
-                Some(_) => None,
-                None => cache
-                    .get(&dep_key)
-                    .and_then(|o| verdict::failing(dep.kind, o)),
-            };
-            if let Some(why) = why {
-                verdict.phase = Phase::Failed;
-                verdict.reason = "DependencyNotReady".into();
-                verdict.message = format!(
-                    "depends on {}/{}/{}, which failed: {why}",
-                    dep.kind, dep.namespace, dep.name
-                );
+    });
+    let v = verdict::followed(kind, obj, exp, awaited, source);
+    verdict::with_dependencies(kind, obj, v, |dep| {
+        let dep_key = Key::flux(key.cluster, dep);
+        match tracked.get(&dep_key) {
+            Some(t) if t.verdict.phase == Phase::Failed => {
+                verdict::Dependency::Failed(&t.verdict.reason, &t.verdict.message)
             }
+            Some(_) => verdict::Dependency::Fine,
+            None => verdict::Dependency::Unfollowed(cache.get(&dep_key)),
         }
-    }
-    verdict
-}
-
-fn short_digest(d: &str) -> String {
-    d.get(..19).unwrap_or(d).to_string()
+    })
 }
 
 /// Followable entries of a Kustomization's `status.inventory`.

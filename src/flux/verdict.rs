@@ -7,8 +7,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::kinds::FluxKind;
-use super::selector::revision_digest;
+use super::kinds::{FluxKind, ObjectRef};
+use super::selector::{self, revision_digest};
 use crate::flux::json::At as _;
 
 /// Where an object stands relative to what we wait for.
@@ -549,6 +549,165 @@ pub fn evaluate(kind: FluxKind, obj: &Value, exp: &Expectation) -> Verdict {
             revision,
         ),
     }
+}
+
+/// What the wait knows of an object: what it awaits and its consumers'
+/// sources, as status snapshots.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Awaited<'a> {
+    /// The manifest digest the selection awaits (`sha256:…`), if known.
+    pub digest: Option<&'a str>,
+    /// For a chart through an OCI HelmRepository: the chart version awaited.
+    pub chart_version: Option<&'a str>,
+    /// This object is a source that selects the awaited artifact.
+    pub is_awaited_source: bool,
+}
+
+/// A consumer's source as the wait sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub r: &'a ObjectRef,
+    /// Its latest snapshot, if listed or watched yet.
+    pub obj: Option<&'a Value>,
+    /// It selects the awaited artifact (so it must hold the digest).
+    pub awaited: bool,
+    /// The wait follows it (the source of a selected consumer).
+    pub followed: bool,
+}
+
+/// The verdict of a followed Flux object, its target taken from what the
+/// wait awaits and, for a consumer, from its source's snapshot: the target
+/// revision is the one the source holds once it holds the awaited digest
+/// (SC-REV); before that the consumer is pending on its source. `exp`
+/// carries the token and the start of the wait.
+pub fn followed(
+    kind: FluxKind,
+    obj: &Value,
+    mut exp: Expectation,
+    awaited: Awaited<'_>,
+    source: Option<Source<'_>>,
+) -> Verdict {
+    if awaited.is_awaited_source {
+        exp.digest = awaited.digest.map(str::to_string);
+    }
+    // SC-HELMCHART: a HelmChart's artifact revision is the chart version,
+    // without a digest; its HelmReleases record that version as their
+    // lastAttemptedRevision, with no digest (HC-CHARTTEMPLATE).
+    if kind == FluxKind::HelmChart && awaited.is_awaited_source {
+        exp.digest = None;
+        exp.target_revision = awaited.chart_version.map(str::to_string);
+        return evaluate(kind, obj, &exp);
+    }
+    let Some(src) = source else {
+        return evaluate(kind, obj, &exp);
+    };
+    let src_rev = src
+        .obj
+        .and_then(|s| s.at("/status/artifact/revision"))
+        .and_then(Value::as_str);
+    let since = || {
+        src.obj
+            .and_then(|s| s.at("/status/artifact/lastUpdateTime"))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok())
+    };
+    if src.r.kind == FluxKind::HelmChart && src.awaited {
+        exp.digest = None;
+        exp.target_revision = awaited.chart_version.map(str::to_string);
+        if src_rev.is_some() && src_rev == awaited.chart_version {
+            exp.source_since = since();
+        }
+        return evaluate(kind, obj, &exp);
+    }
+    exp.source_since = since();
+    let want = awaited.digest.filter(|_| src.awaited);
+    match (src_rev, want) {
+        (Some(rev), Some(d)) if revision_digest(rev) == Some(d) => {
+            exp.target_revision = Some(rev.to_string());
+            exp.digest = Some(d.to_string());
+        }
+        (_, Some(d)) => {
+            let v = evaluate(
+                kind,
+                obj,
+                &Expectation {
+                    target_revision: None,
+                    digest: None,
+                    ..exp
+                },
+            );
+            if v.phase == Phase::Suspended {
+                return v;
+            }
+            return Verdict::new(
+                Phase::Pending,
+                "SourceNotReady",
+                format!(
+                    "waiting for {}/{}/{} to fetch {}",
+                    src.r.kind,
+                    src.r.namespace,
+                    src.r.name,
+                    short(d)
+                ),
+                v.revision,
+            );
+        }
+        // A KIND/NAME wait: the revision the followed source holds.
+        (Some(rev), None) if src.followed => {
+            exp.target_revision = Some(rev.to_string());
+            if kind == FluxKind::HelmRelease {
+                exp.digest = revision_digest(rev).map(str::to_string);
+            }
+        }
+        _ => {}
+    }
+    evaluate(kind, obj, &exp)
+}
+
+/// What the wait knows of a dependency.
+#[derive(Debug, Clone, Copy)]
+pub enum Dependency<'a> {
+    /// Followed, and failed: its verdict's reason and message.
+    Failed(&'a str, &'a str),
+    /// Followed and not failed.
+    Fine,
+    /// Not followed: its snapshot, if known.
+    Unfollowed(Option<&'a Value>),
+}
+
+/// KC-DEP, HC-DEP: a verdict waiting on a dependency that failed for good
+/// becomes that failure, naming the dependency as the culprit. A followed
+/// dependency is judged by its own verdict, an unfollowed one by its
+/// conditions alone ([`failing`]).
+pub fn with_dependencies<'a>(
+    kind: FluxKind,
+    obj: &Value,
+    mut verdict: Verdict,
+    dependency: impl Fn(&ObjectRef) -> Dependency<'a>,
+) -> Verdict {
+    // The Ready condition decides, not the verdict's reason: an object that
+    // never succeeded is still "waiting for generation N" in the verdict.
+    let waits_on_dependency = condition(obj, "Ready")
+        .is_some_and(|c| c.status == "False" && c.reason == "DependencyNotReady");
+    if !waits_on_dependency || verdict.phase.is_final() {
+        return verdict;
+    }
+    for dep in selector::depends_on(kind, obj) {
+        let why = match dependency(&dep) {
+            Dependency::Failed(reason, message) => Some(format!("{reason}: {message}")),
+            Dependency::Fine => None,
+            Dependency::Unfollowed(snapshot) => snapshot.and_then(|o| failing(dep.kind, o)),
+        };
+        if let Some(why) = why {
+            verdict.phase = Phase::Failed;
+            verdict.reason = "DependencyNotReady".into();
+            verdict.message = format!(
+                "depends on {}/{}/{}, which failed: {why}",
+                dep.kind, dep.namespace, dep.name
+            );
+        }
+    }
+    verdict
 }
 
 /// Whether an object we do not follow is failing for good, whatever
@@ -1197,6 +1356,83 @@ mod tests {
             evaluate(FluxKind::HelmRelease, &obj, &e).phase,
             Phase::Failed
         );
+    }
+
+    #[test]
+    fn sc_rev_a_consumer_waits_for_its_source_to_hold_the_digest() {
+        // SC-REV, KC-SUCCESS: the target is the revision the source holds
+        // once it holds the awaited digest.
+        let src_ref = ObjectRef::new(FluxKind::OciRepository, "flux-system", "apps");
+        let source = |rev: &str| json!({"status": {"artifact": {"revision": rev, "lastUpdateTime": "2026-11-21T10:00:00Z"}}});
+        let applied_v1 = ks(
+            json!({"observedGeneration": 3, "lastAppliedRevision": format!("v1@{D1}"),
+            "conditions": [cond("Ready", "True", "ReconciliationSucceeded", "Applied revision: v1")]}),
+        );
+        let awaited = Awaited {
+            digest: Some(D2),
+            ..Default::default()
+        };
+        let old = source(&format!("v1@{D1}"));
+        let v = followed(
+            FluxKind::Kustomization,
+            &applied_v1,
+            Expectation::default(),
+            awaited,
+            Some(Source {
+                r: &src_ref,
+                obj: Some(&old),
+                awaited: true,
+                followed: true,
+            }),
+        );
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Pending, "SourceNotReady")
+        );
+        assert!(
+            v.message.contains("to fetch sha256:222222222222"),
+            "{}",
+            v.message
+        );
+        let new = source(&format!("v2@{D2}"));
+        let v = followed(
+            FluxKind::Kustomization,
+            &applied_v1,
+            Expectation::default(),
+            awaited,
+            Some(Source {
+                r: &src_ref,
+                obj: Some(&new),
+                awaited: true,
+                followed: true,
+            }),
+        );
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Pending, "StaleRevision")
+        );
+    }
+
+    #[test]
+    fn kc_dep_a_failed_dependency_is_named_as_the_culprit() {
+        // KC-DEP
+        let waiting = ks(json!({"observedGeneration": 3,
+            "conditions": [cond("Ready", "False", "DependencyNotReady", "dependency 'flux-system/infra' is not ready")]}));
+        let mut obj = waiting.clone();
+        obj["spec"]["dependsOn"] = json!([{"name": "infra"}]);
+        let pending = evaluate(FluxKind::Kustomization, &obj, &exp(D2));
+        let v = with_dependencies(FluxKind::Kustomization, &obj, pending.clone(), |_| {
+            Dependency::Failed("BuildFailed", "kustomize build failed")
+        });
+        assert_eq!(v.phase, Phase::Failed);
+        assert!(
+            v.message
+                .contains("depends on Kustomization/flux-system/infra, which failed: BuildFailed"),
+            "{}",
+            v.message
+        );
+        let v = with_dependencies(FluxKind::Kustomization, &obj, pending, |_| Dependency::Fine);
+        assert_eq!(v.phase, Phase::Pending);
     }
 
     #[test]
