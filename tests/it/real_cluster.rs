@@ -540,7 +540,7 @@ fn real_ci_role_of_docs_rbac_is_enough_and_a_missing_verb_is_named() {
 }
 
 #[test]
-fn real_cluster_starts_fast_and_names_its_versions() {
+fn real_cluster_names_its_versions_and_deletes_namespaces() {
     let Some(bed) = RealBed::start("startup") else {
         return;
     };
@@ -561,11 +561,8 @@ fn real_cluster_starts_fast_and_names_its_versions() {
         v["serverVersion"]["gitVersion"],
         c.started_in.as_secs_f64()
     );
-    assert!(
-        c.started_in < Duration::from_secs(30),
-        "start-up took {:?}",
-        c.started_in
-    );
+    // The start-up time is reported, not asserted: it is a measurement
+    // (docs/testing.md gives it), and a loaded machine is not a failure.
     // kube-controller-manager runs: a deleted namespace goes away (its
     // namespace controller empties and finalizes it).
     if bed.require("kube-controller-manager") {
@@ -832,4 +829,40 @@ fn real_helmrepository_chart_spec_push_trigger_wait() {
         started.elapsed()
     );
     eprintln!("failing upgrade: {}", r.stderr);
+}
+
+/// The peers `make realbed` builds for benchmarks and independent checks
+/// run and name their versions: cosign (the signing issue's independent
+/// signature check), oras and the flux CLI (benchmarks).
+#[test]
+fn real_peers_run_and_name_their_versions() {
+    let programs = testbed::real::Programs::discover().expect("build.sh --list");
+    for (name, args, want) in [
+        ("cosign", &["version"][..], "v3.1.3"),
+        ("oras", &["version"][..], "1.3.6"),
+        ("flux", &["version", "--client"][..], "2.9.4"),
+    ] {
+        let Some(bin) = programs.bin(name) else {
+            let why = format!("{name} is not built (run `make realbed`, see docs/testing.md)");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "required under CI=true: {why}"
+            );
+            eprintln!("skipping: {why}");
+            continue;
+        };
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{name} {args:?}: {text}");
+        assert!(text.contains(want), "{name} names {want}: {text}");
+        eprintln!("backend: real binary {name} {want}");
+    }
 }

@@ -33,6 +33,7 @@ programs=(
   "flux flux github.com/fluxcd/flux2/v2 github.com/fluxcd/flux2/v2/cmd/flux"
   "oras oras oras.land/oras oras.land/oras/cmd/oras"
   "krew krew sigs.k8s.io/krew sigs.k8s.io/krew/cmd/krew"
+  "cosign cosign github.com/sigstore/cosign/v3 github.com/sigstore/cosign/v3/cmd/cosign"
 )
 
 # The version of MODULE that the module dir DIR requires (its go.mod).
@@ -53,6 +54,7 @@ ldflags_for() { # NAME VERSION
       echo "$f" ;;
     flux) echo "-s -w -X main.VERSION=${v#v}" ;;
     oras) echo "-s -w -X oras.land/oras/internal/version.Version=${v#v} -X oras.land/oras/internal/version.BuildMetadata=" ;;
+    cosign) echo "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$v" ;;
     krew) echo "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$v -X sigs.k8s.io/krew/internal/version.gitCommit=$v" ;;
     *) echo "-s -w" ;;
   esac

@@ -232,6 +232,24 @@ fn values_driven_install_failure_and_chart_template() {
     let Some(bed) = Bed::start_with(|c| c.helm_max_retries = 0) else {
         return;
     };
+    // HC-CHARTSPEC: an OCI HelmRepository holding podinfo 6.7.1.
+    testbed::oci::push_helm_chart(
+        &bed.registry.base_url(),
+        "charts/podinfo",
+        "podinfo",
+        "6.7.1",
+        &[("templates/configmap.yaml", b"kind: ConfigMap\n")],
+        &[],
+    )
+    .expect("push chart");
+    bed.store
+        .create(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "podinfo", "namespace": NS},
+            "spec": {"type": "oci", "url": format!("oci://{}/charts", bed.registry.host()),
+                     "interval": "1m", "insecure": true},
+        }))
+        .expect("create HelmRepository");
     bed.store
         .create(json!({
             "apiVersion": HR, "kind": "HelmRelease",
@@ -291,8 +309,7 @@ fn helmrelease_depends_on() {
         .create(json!({
             "apiVersion": HR, "kind": "HelmRelease",
             "metadata": {"name": "base", "namespace": NS},
-            "spec": {"interval": "10m", "chart": {"spec": {"chart": "base", "version": "1.0.0",
-                "sourceRef": {"kind": "HelmRepository", "name": "x"}}}},
+            "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "web"}},
         }))
         .expect("create");
     bed.wait(HR, "HelmRelease", "web", |o| {
