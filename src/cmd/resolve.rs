@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::push::RegistrySettings;
 use crate::error::{Error, ExitCode, Result};
 use crate::flux::selector::ArtifactSelector;
+use crate::oci::helm::HELM_LAYER_MEDIA_TYPE;
 use crate::oci::reference::Reference;
 use crate::oci::registry::Registry;
 
@@ -79,4 +80,44 @@ pub async fn pin(artifact: &str) -> Result<String> {
             hint(),
         )),
     }
+}
+
+/// The digest of the chart layer of the Helm chart `artifact` names (an
+/// exact `oci://REPO:TAG@sha256:…`), to tell whether a HelmChart holds
+/// these bytes (SC-HELMCHART: source-controller does not pull a version it
+/// already holds, so a version re-pushed with other bytes is kept at the old
+/// ones). `Ok(None)`: not a Helm chart.
+pub async fn chart_layer_digest(artifact: &str) -> Result<Option<String>> {
+    let Ok(sel) = ArtifactSelector::parse(artifact) else {
+        return Ok(None);
+    };
+    let Some(digest) = &sel.digest else {
+        return Ok(None);
+    };
+    let reference = Reference::parse(&format!("oci://{}@{digest}", sel.repository))?;
+    let settings = RegistrySettings {
+        explicit_creds: None,
+        insecure: false,
+        ca_file: None,
+        timeout: RESOLVE_TIMEOUT,
+    };
+    let lookup = async {
+        let creds = settings.credentials(&reference.registry).await?;
+        let mut reg = Registry::connect(&reference, creds, settings.client_options()).await?;
+        Ok::<_, Error>(reg.fetch_manifest(digest).await?)
+    };
+    let Some(manifest) = settings
+        .within(&format!("reading {digest}"), lookup)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap_or_default();
+    Ok(value["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["mediaType"] == HELM_LAYER_MEDIA_TYPE)
+        .and_then(|l| l["digest"].as_str())
+        .map(str::to_string))
 }

@@ -232,6 +232,26 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         .as_ref()
         .and_then(|a| a.tag.as_deref())
         .and_then(selector::helm_chart_version);
+    // SC-HELMCHART: which chart bytes the HelmCharts must hold. Without the
+    // registry the version alone is checked, and the wait says so.
+    let chart_layer = if artifact_sources
+        .iter()
+        .any(|k| k.kind == TKind::Flux(FluxKind::HelmChart))
+        && let Some(a) = &artifact
+    {
+        match super::resolve::chart_layer_digest(&a.url()).await {
+            Ok(layer) => layer,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot read the chart from the registry ({}); the HelmCharts are checked by version only",
+                    e.message()
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let base = Expectation {
         digest: digest.clone(),
         target_revision: None,
@@ -291,7 +311,7 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         evaluate_all(
             &mut tracked,
             &cache,
-            (&base, chart_version.as_deref()),
+            (&base, chart_version.as_deref(), chart_layer.as_deref()),
             &artifact_sources,
             &plan.flags,
             started,
@@ -606,7 +626,7 @@ async fn watch_loop(
 fn evaluate_all(
     tracked: &mut BTreeMap<Key, Tracked>,
     cache: &HashMap<Key, Value>,
-    base: (&Expectation, Option<&str>),
+    base: (&Expectation, Option<&str>, Option<&str>),
     artifact_sources: &HashSet<Key>,
     flags: &WaitFlags,
     started: Instant,
@@ -664,7 +684,7 @@ fn verdict_for(
     obj: &Value,
     origin: &Origin,
     cache: &HashMap<Key, Value>,
-    (base, chart_version): (&Expectation, Option<&str>),
+    (base, chart_version, chart_layer): (&Expectation, Option<&str>, Option<&str>),
     artifact_sources: &HashSet<Key>,
     tracked: &BTreeMap<Key, Tracked>,
 ) -> Verdict {
@@ -687,6 +707,7 @@ fn verdict_for(
         digest: base.digest.as_deref(),
         chart_version,
         is_awaited_source: artifact_sources.contains(key),
+        chart_layer,
     };
     let src = selector::source_of(kind, obj);
     let source = src.as_ref().map(|r| {

@@ -561,6 +561,8 @@ pub struct Awaited<'a> {
     pub chart_version: Option<&'a str>,
     /// This object is a source that selects the awaited artifact.
     pub is_awaited_source: bool,
+    /// For a chart: the digest of its chart layer in the registry.
+    pub chart_layer: Option<&'a str>,
 }
 
 /// A consumer's source as the wait sees it.
@@ -596,7 +598,7 @@ pub fn followed(
     if kind == FluxKind::HelmChart && awaited.is_awaited_source {
         exp.digest = None;
         exp.target_revision = awaited.chart_version.map(str::to_string);
-        return evaluate(kind, obj, &exp);
+        return same_chart_bytes(obj, evaluate(kind, obj, &exp), awaited.chart_layer);
     }
     let Some(src) = source else {
         return evaluate(kind, obj, &exp);
@@ -662,6 +664,38 @@ pub fn followed(
         _ => {}
     }
     evaluate(kind, obj, &exp)
+}
+
+/// SC-HELMCHART: a HelmChart at the awaited version whose stored chart is
+/// not the pushed one (its `status.artifact.digest` is the sha256 of the
+/// chart it stored, the registry's chart layer unless `spec.valuesFiles`
+/// repackage it) will not pull again for the same version and generation:
+/// the version was re-pushed with other bytes. Terminal, and said so.
+fn same_chart_bytes(obj: &Value, verdict: Verdict, layer: Option<&str>) -> Verdict {
+    let Some(layer) = layer else { return verdict };
+    let repackaged = obj
+        .at("/spec/valuesFiles")
+        .and_then(Value::as_array)
+        .is_some_and(|v| !v.is_empty());
+    let stored = str_at(obj, "/status/artifact/digest");
+    match stored {
+        Some(stored) if verdict.phase == Phase::Ready && !repackaged && stored != layer => {
+            Verdict::new(
+                Phase::Failed,
+                "ChartBytesDiffer",
+                format!(
+                    "holds version {} with other bytes (stored {}, pushed chart layer {}): the \
+                     version was re-pushed, and source-controller does not pull a version it \
+                     already holds; push the chart under a new version",
+                    verdict.revision.as_deref().unwrap_or("?"),
+                    short(stored),
+                    short(layer)
+                ),
+                verdict.revision,
+            )
+        }
+        _ => verdict,
+    }
 }
 
 /// What the wait knows of a dependency.
@@ -1433,6 +1467,44 @@ mod tests {
         );
         let v = with_dependencies(FluxKind::Kustomization, &obj, pending, |_| Dependency::Fine);
         assert_eq!(v.phase, Phase::Pending);
+    }
+
+    #[test]
+    fn sc_helmchart_a_version_re_pushed_with_other_bytes_is_reported() {
+        // SC-HELMCHART: the HelmChart keeps the bytes it stored first.
+        let chart = |digest: &str| {
+            json!({"metadata": {"generation": 1}, "spec": {},
+                   "status": {"observedGeneration": 1,
+                              "artifact": {"revision": "1.2.0", "digest": digest},
+                              "conditions": [{"type": "Ready", "status": "True", "reason": "ChartPullSucceeded",
+                                              "message": "pulled 'podinfo' chart with version '1.2.0'"}]}})
+        };
+        let awaited = Awaited {
+            chart_version: Some("1.2.0"),
+            is_awaited_source: true,
+            chart_layer: Some(D2),
+            ..Default::default()
+        };
+        let same = followed(
+            FluxKind::HelmChart,
+            &chart(D2),
+            Expectation::default(),
+            awaited,
+            None,
+        );
+        assert_eq!(same.phase, Phase::Ready);
+        let other = followed(
+            FluxKind::HelmChart,
+            &chart(D1),
+            Expectation::default(),
+            awaited,
+            None,
+        );
+        assert_eq!(
+            (other.phase, other.reason.as_str()),
+            (Phase::Failed, "ChartBytesDiffer")
+        );
+        assert!(other.message.contains("re-pushed"), "{}", other.message);
     }
 
     #[test]

@@ -258,3 +258,32 @@ fn helm_repository_dependents_are_followed() {
     let hr = get(&bed, HR, "HelmRelease", "frontend");
     assert_eq!(hr["status"]["lastAttemptedRevision"], "0.5.0", "{hr}");
 }
+
+/// SC-HELMCHART: source-controller does not pull a chart version it
+/// already holds, so a version re-pushed with other bytes would leave the
+/// cluster on the old bytes; the wait reports it instead of passing.
+#[test]
+fn helm_repository_version_re_pushed_with_other_bytes_is_reported() {
+    let Some(bed) = Bed::start() else { return };
+    helm_repository(&bed);
+    release(&bed, "podinfo", ">=1.0.0", json!({}));
+    let first = push_chart(&bed, "1.2.0", "");
+    run(bed.plugin().args(["trigger", "--artifact", &first])).assert_ok();
+    run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact", &first]))
+    .assert_ok();
+    // The same version, other bytes.
+    let again = push_chart(&bed, "1.2.0", "annotations:\n  rebuilt: \"yes\"\n");
+    assert_ne!(first, again, "the re-push has another digest");
+    run(bed.plugin().args(["trigger", "--artifact", &again])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--timeout", "60s", "--artifact", &again]));
+    r.assert_error(
+        1,
+        "HelmChart/flux-system/flux-system-podinfo ChartBytesDiffer",
+        "",
+    );
+    assert!(r.stderr.contains("re-pushed"), "{}", r.stderr);
+}

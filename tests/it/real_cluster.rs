@@ -810,6 +810,22 @@ fn real_helmrepository_chart_spec_push_trigger_wait() {
         "",
     );
 
+    // SC-HELMCHART: 1.2.0 re-pushed with other bytes; source-controller
+    // keeps the chart it holds for that version: reported, not passed.
+    let again = real_push_chart(
+        &bed,
+        "charts",
+        "1.2.0",
+        &format!("{GOOD_TEMPLATE}  rebuilt: \"yes\"\n"),
+    );
+    assert_ne!(again, url, "the re-push has another digest");
+    run(bed.plugin().args(["trigger", "--artifact", &again])).assert_ok();
+    let r = run(bed
+        .plugin()
+        .args(["wait", "--artifact", &again, "--timeout", "60s"]));
+    r.assert_error(1, "ChartBytesDiffer", "");
+    eprintln!("re-pushed version: {}", r.stderr);
+
     // A failing upgrade (an invalid object name) fails fast.
     let bad = real_push_chart(
         &bed,
