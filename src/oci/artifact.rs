@@ -434,8 +434,19 @@ pub fn check_yaml(path: &Path, data: &[u8]) -> Result<(), OciError> {
             });
         }
     };
-    match serde_saphyr::from_multiple::<serde::de::IgnoredAny>(text) {
+    match serde_saphyr::from_multiple_with_options::<serde::de::IgnoredAny>(text, yaml_options()) {
         Ok(_) => Ok(()),
+        // A breached budget says nothing of validity (the error may come
+        // wrapped with a location, so it is told by its text too).
+        Err(e)
+            if matches!(e, serde_saphyr::Error::Budget { .. })
+                || e.to_string().contains("budget breached") =>
+        {
+            Err(OciError::YamlTooLarge {
+                path: path.to_path_buf(),
+                limit: first_line(&e.to_string()),
+            })
+        }
         Err(e) => {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             Err(OciError::InvalidYaml {
@@ -446,6 +457,24 @@ pub fn check_yaml(path: &Path, data: &[u8]) -> Result<(), OciError> {
             })
         }
     }
+}
+
+/// The parser's limits for the YAML check: as large as real manifests get
+/// (a ConfigMap of 150,000 keys, 30,000 documents in one file, a CRD
+/// bundle of tens of MB) — the work grows with the file, so a large one is
+/// slower, not dangerous — while alias expansion (billion laughs), the one
+/// way a small file makes a lot of work, keeps the parser's own guards.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 200_000_000;
+    budget.max_documents = 10_000_000;
+    budget.max_nodes = 100_000_000;
+    budget.max_total_scalar_bytes = 1024 * 1024 * 1024;
+    budget.max_depth = 512;
+    // What anchors may make the parser copy: far below the default, so an
+    // alias bomb is stopped at once; manifests rarely use anchors at all.
+    budget.max_recorded_anchor_events = 100_000;
+    serde_saphyr::options! { budget: Some(budget) }
 }
 
 /// The first line of a parser message, without the `error: line L column C:`
@@ -746,6 +775,37 @@ mod tests {
     fn missing_path() {
         let err = collect(Path::new("/nonexistent/x"), &flux_opts(&[])).expect_err("missing");
         assert!(matches!(err, OciError::PathMissing { .. }));
+    }
+
+    #[test]
+    fn large_valid_yaml_is_checked_and_alias_bombs_are_too_large() {
+        // Issue 14 item 8: what real manifests reach passes the check.
+        let mut cm =
+            String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+        for i in 0..150_000 {
+            cm.push_str(&format!("  key{i}: value{i}\n"));
+        }
+        check_yaml(Path::new("big.yaml"), cm.as_bytes()).expect("a 150,000-key ConfigMap");
+        let docs = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\n".repeat(30_000);
+        check_yaml(Path::new("many.yaml"), docs.as_bytes()).expect("30,000 documents");
+        // Alias expansion: refused as too large, not as invalid.
+        let mut bomb = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut prev = "a";
+        for n in names {
+            bomb.push_str(&format!("{n}: &{n} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            prev = n;
+        }
+        let started = std::time::Instant::now();
+        let err =
+            check_yaml(Path::new("bomb.yaml"), bomb.as_bytes()).expect_err("a billion laughs");
+        assert!(
+            matches!(err, OciError::YamlTooLarge { .. }),
+            "too large, not invalid: {err}"
+        );
+        eprintln!("billion laughs refused in {:?}", started.elapsed());
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub enum OciError {
         message: String,
     },
 
+    /// A YAML file beyond what the check parses (its structure, not its
+    /// validity: e.g. alias expansion past the parser's guards).
+    #[error("{path}: too large to check as YAML ({limit})")]
+    YamlTooLarge { path: PathBuf, limit: String },
+
     /// An ignore pattern (from `--ignore` or a `.sourceignore`) is malformed.
     #[error("invalid ignore pattern {pattern:?}: {reason}")]
     IgnorePattern { pattern: String, reason: String },
@@ -164,6 +169,7 @@ impl Diagnostic for OciError {
             | Unreadable { .. }
             | NotRegular { .. }
             | InvalidYaml { .. }
+            | YamlTooLarge { .. }
             | IgnorePattern { .. }
             | HelmChart { .. }
             | Annotation { .. }
@@ -208,6 +214,11 @@ impl Diagnostic for OciError {
             NotRegular { .. } => "remove it, or add it to .sourceignore / --ignore".into(),
             InvalidYaml { .. } => {
                 "fix the file, ignore it with --ignore, or skip the check with --no-validate".into()
+            }
+            YamlTooLarge { .. } => {
+                "the file was not found invalid, only too large to check: skip the check with \
+                 --no-validate (or leave the file out with --ignore)"
+                    .into()
             }
             IgnorePattern { .. } => "patterns use .gitignore syntax, e.g. --ignore '*.md'".into(),
             HelmChart { .. } => {
