@@ -106,6 +106,21 @@ pub enum OciError {
     #[error("registry {registry} kept failing: {reason}")]
     Unavailable { registry: String, reason: String },
 
+    /// The registry asked to retry later than the deadline allows: given up
+    /// at once (exit 3), naming what it asked.
+    #[error(
+        "registry {registry} answered {status} while {during} and asked to retry after {}, beyond --timeout {}: not waiting for it",
+        humantime::format_duration(*.retry_after),
+        humantime::format_duration(*.timeout)
+    )]
+    RetryAfterPastDeadline {
+        registry: String,
+        status: String,
+        during: String,
+        retry_after: std::time::Duration,
+        timeout: std::time::Duration,
+    },
+
     /// 401: no or wrong credentials.
     #[error("registry {registry} refused the credentials ({credentials}): {reason}")]
     Unauthorized {
@@ -181,7 +196,7 @@ impl Diagnostic for OciError {
             | TokenRejected { .. }
             | Forbidden { .. } => ExitCode::Unavailable,
             Rejected { .. } | Protocol { .. } => ExitCode::Failure,
-            Timeout { .. } => ExitCode::Timeout,
+            Timeout { .. } | RetryAfterPastDeadline { .. } => ExitCode::Timeout,
         }
     }
 
@@ -235,6 +250,10 @@ impl Diagnostic for OciError {
             Unavailable { .. } => {
                 "the registry answered with server errors or rate limits on every retry; \
                  try again later or raise --timeout"
+                    .into()
+            }
+            RetryAfterPastDeadline { .. } => {
+                "the registry is rate-limiting: try again later, or raise --timeout above its Retry-After"
                     .into()
             }
             Unauthorized { anonymous: true, .. } => {

@@ -596,13 +596,15 @@ impl Registry {
                         .map(Duration::from_secs);
                     match retry_after {
                         Some(d) => {
+                            // Waiting it out would pass the deadline: say
+                            // what the registry asked, not "timed out".
                             if Instant::now() + d >= self.deadline {
-                                return Err(OciError::Timeout {
-                                    after: self.options.timeout,
-                                    during: format!(
-                                        "{during} (the registry asked to retry after {}s)",
-                                        d.as_secs()
-                                    ),
+                                return Err(OciError::RetryAfterPastDeadline {
+                                    registry: self.reference.registry.clone(),
+                                    status: status.to_string(),
+                                    during: during.to_string(),
+                                    retry_after: d,
+                                    timeout: self.options.timeout,
                                 });
                             }
                             d

@@ -1074,7 +1074,11 @@ fn server_errors_and_throttling_are_retried() {
         "--timeout",
         "3s",
     ])
-    .assert_refused(3, "timed out", "--timeout");
+    .assert_refused(
+        3,
+        "asked to retry after 30s, beyond --timeout 3s: not waiting for it",
+        "Retry-After",
+    );
 
     // Server errors that never stop: exit 4, no tag.
     proxy.clear();

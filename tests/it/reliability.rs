@@ -19,7 +19,7 @@
 //! |---|---|
 //! | 500/503, then success (retried) | `server_errors_and_throttling_are_retried` |
 //! | connection cut mid-upload: clear error, no tag left | `connection_cut_mid_upload` |
-//! | 429 with Retry-After | `server_errors_and_throttling_are_retried` (honoured; beyond `--timeout` → exit 3) |
+//! | 429 with Retry-After | `server_errors_and_throttling_are_retried` (honoured; beyond `--timeout` → exit 3 at once, naming the Retry-After: issue 14 item 11) |
 //! | slow registry vs `--timeout` | `slow_registry_hits_the_timeout_and_leaves_no_tag` |
 //! | server errors that never stop | `server_errors_and_throttling_are_retried` (exit 4, no tag) |
 //! | rejected manifest | `rejected_manifest_is_exit_1_and_leaves_no_tag` |

@@ -526,8 +526,8 @@ fn retries_deadline_and_tls_as_push() {
     proxy.throttle_next(1, 30);
     run(plugin(home.path()).args(["tag", &via_proxy, "c", "--timeout", "3s"])).assert_error(
         3,
-        "timed out",
-        "--timeout",
+        "asked to retry after 30s, beyond --timeout 3s",
+        "Retry-After",
     );
     assert!(pulled(&reg, &open, "c").is_none());
 
