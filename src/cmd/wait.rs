@@ -118,7 +118,7 @@ enum Msg {
     Apply(usize, TKind, Value),
     /// A watch's initial list, in one message: thousands of objects are
     /// taken in and judged once, not one evaluation per object.
-    ApplyAll(usize, TKind, Vec<Value>),
+    ApplyAll(usize, TKind, Option<String>, Vec<Value>),
     Delete(usize, TKind, Value),
     Fatal(ApiError),
 }
@@ -179,6 +179,9 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
 
     let mut apis = Vec::new();
     let mut cache: HashMap<Key, Value> = HashMap::new();
+    // The (cluster, kind)s whose list the wait has seen: an object missing
+    // from one of them is not found; from another, just not listed yet.
+    let mut listed: HashSet<WatchScope> = HashSet::new();
     let mut tracked: BTreeMap<Key, Tracked> = BTreeMap::new();
     let mut artifact: Option<ArtifactSelector> = None;
     let mut artifact_sources: HashSet<Key> = HashSet::new();
@@ -212,6 +215,7 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         // the list's resourceVersion.
         for list in selection.lists {
             let kind = TKind::Flux(list.kind);
+            listed.insert((i, kind, list.scope.clone()));
             for obj in list.objects {
                 cache.insert(key_of(i, kind, &obj), obj);
             }
@@ -296,7 +300,8 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
                 for m in batch {
                     match m {
                         Msg::Apply(c, kind, obj) => { cache.insert(key_of(c, kind, &obj), obj); }
-                        Msg::ApplyAll(c, kind, objs) => {
+                        Msg::ApplyAll(c, kind, scope, objs) => {
+                            listed.insert((c, kind, scope));
                             for obj in objs { cache.insert(key_of(c, kind, &obj), obj); }
                         }
                         Msg::Delete(c, kind, obj) => { cache.remove(&key_of(c, kind, &obj)); }
@@ -310,7 +315,7 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         }
         evaluate_all(
             &mut tracked,
-            &cache,
+            (&cache, &listed),
             (&base, chart_version.as_deref(), chart_layer.as_deref()),
             &artifact_sources,
             &plan.flags,
@@ -579,7 +584,9 @@ async fn watch_loop(
                 initial.push(to_value(o));
                 continue;
             }
-            Ok(watcher::Event::InitDone) => Msg::ApplyAll(c, kind, std::mem::take(&mut initial)),
+            Ok(watcher::Event::InitDone) => {
+                Msg::ApplyAll(c, kind, scope.clone(), std::mem::take(&mut initial))
+            }
             Ok(watcher::Event::Apply(o)) => Msg::Apply(c, kind, to_value(o)),
             Ok(watcher::Event::Delete(o)) => Msg::Delete(c, kind, to_value(o)),
             Err(err) => {
@@ -625,7 +632,7 @@ async fn watch_loop(
 
 fn evaluate_all(
     tracked: &mut BTreeMap<Key, Tracked>,
-    cache: &HashMap<Key, Value>,
+    (cache, listed): (&HashMap<Key, Value>, &HashSet<WatchScope>),
     base: (&Expectation, Option<&str>, Option<&str>),
     artifact_sources: &HashSet<Key>,
     flags: &WaitFlags,
@@ -638,12 +645,17 @@ fn evaluate_all(
         for key in keys {
             let origin = tracked[&key].origin.clone();
             let verdict = match cache.get(&key) {
-                None => Verdict {
-                    phase: Phase::Pending,
-                    reason: "NotFound".into(),
-                    message: "not found (yet)".into(),
-                    revision: None,
-                },
+                None if listed.contains(&(key.cluster, key.kind, None))
+                    || listed.contains(&(key.cluster, key.kind, Some(key.namespace.clone()))) =>
+                {
+                    Verdict {
+                        phase: Phase::Pending,
+                        reason: "NotFound".into(),
+                        message: "not found (yet)".into(),
+                        revision: None,
+                    }
+                }
+                None => tracked[&key].verdict.clone(),
                 Some(obj) => {
                     verdict_for(&key, obj, &origin, cache, base, artifact_sources, tracked)
                 }

@@ -69,6 +69,9 @@ fn helmrelease_shipped_in_the_artifact() {
         .args(["wait", "--timeout", "30s", "-o", "json", "--artifact"])
         .arg(bed.artifact("demo/apps", "latest", &d1)));
     r.assert_ok();
+    // Issue 14 item 11: an object the wait has not listed yet is
+    // "waiting", never "NotFound" (it is found as soon as its kind is listed).
+    assert!(!r.stderr.contains("NotFound"), "{}", r.stderr);
     let report = r.json();
     let hr = object(&report, "HelmRelease", "web");
     assert_eq!(hr["state"], "ready", "{hr}");
