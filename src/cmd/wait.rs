@@ -164,17 +164,38 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
     )?;
     let started = Instant::now();
     let started_at = jiff::Timestamp::now();
+    // --timeout bounds the whole wait, the first requests included: a
+    // server that accepts the connection and never answers is a timeout
+    // (exit 3) at the deadline, not an error after a request's own limit.
+    let deadline = tokio::time::Instant::now() + plan.timeout;
+    let timeout = plan.timeout;
     let clusters = session.clusters().await?;
     let multi = clusters.len() > 1;
     let mut discovered = Vec::new();
     for cluster in &clusters {
-        discovered.push(FluxApi::discover(cluster).await?);
+        discovered.push(
+            by_deadline(
+                deadline,
+                timeout,
+                "discovering the Flux kinds",
+                FluxApi::discover(cluster),
+            )
+            .await?,
+        );
     }
     // A tag alone is resolved to its digest now (once the clusters are
     // known to serve Flux): the wait is then exact even when Flux still
     // holds what the tag pointed at before.
     if let Some(a) = &plan.target.artifact {
-        plan.target.artifact = Some(super::resolve::pin(a).await?);
+        plan.target.artifact = Some(
+            by_deadline(
+                deadline,
+                timeout,
+                "resolving the tag",
+                super::resolve::pin(a),
+            )
+            .await?,
+        );
     }
 
     let mut apis = Vec::new();
@@ -189,7 +210,13 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
     // the same objects again (thousands with -A).
     let mut resume: HashMap<WatchScope, String> = HashMap::new();
     for (i, (cluster, api)) in clusters.iter().zip(discovered).enumerate() {
-        let selection = targets::select(&api, &plan.target, cluster.namespace()).await?;
+        let selection = by_deadline(
+            deadline,
+            timeout,
+            "listing the selection",
+            targets::select(&api, &plan.target, cluster.namespace()),
+        )
+        .await?;
         // A HelmRelease picked by its `spec.chart` template follows the
         // HelmChart helm-controller makes of it (HC-CHARTTEMPLATE).
         for r in &selection.pending_charts {
@@ -271,7 +298,6 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
         multi,
         clusters.iter().map(|c| c.context.clone()).collect(),
     );
-    let deadline = tokio::time::Instant::now() + plan.timeout;
     let mut ticker = tokio::time::interval(Duration::from_millis(if session.stderr_tty {
         250
     } else {
@@ -390,6 +416,29 @@ pub async fn run_plan(session: &Session, mut plan: WaitPlan) -> Result<ExitCode>
             ExitCode::Timeout,
             format!("timed out after {} waiting for {}", humantime::format_duration(plan.timeout), view::pending_summary(&report)),
             Some("raise --timeout, or check the pending objects with `kubectl gitlab-flux status`".into()),
+        )),
+    }
+}
+
+/// `work` within the wait's deadline, or the wait's timeout (exit 3).
+async fn by_deadline<T, E: Into<Error>>(
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    what: &str,
+    work: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(Error::other(
+            ExitCode::Timeout,
+            format!(
+                "timed out after {} while {what}: the API server did not answer",
+                humantime::format_duration(timeout)
+            ),
+            Some(
+                "check that the API server answers (kubectl get --raw /readyz), or raise --timeout"
+                    .into(),
+            ),
         )),
     }
 }

@@ -972,3 +972,35 @@ fn push_trigger_wait_prints_one_document() {
         assert!(doc["trigger"]["token"].is_string(), "{doc}");
     }
 }
+
+/// Issue 14 item 6: an API server that accepts the connection and never
+/// answers ends `wait` at its `--timeout` with exit 3 (the wait's own
+/// limit), not with exit 4 when a request's limit passes.
+#[test]
+fn a_paused_api_server_is_a_timeout_at_the_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: paused\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: paused\n  user:\n    token: t0ken\ncontexts:\n- name: paused\n  context:\n    cluster: paused\n    user: paused\n    namespace: flux-system\ncurrent-context: paused\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let r = crate::common::run(
+        crate::common::plugin(dir.path())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["wait", "kustomization/apps", "--timeout", "3s"]),
+    );
+    r.assert_error(3, "timed out after 3s", "--timeout");
+}

@@ -63,6 +63,7 @@
 //! | 11. an object whose kind and namespace the wait has not listed yet is "waiting", never "NotFound" (an inventory HelmRelease in another namespace) | `wait_scenarios::helmrelease_shipped_in_the_artifact` |
 //! | 11. API errors: a Status printed as `<code> <reason>: <message>` (no debug dump, no repeated line); a server answering HTML named as not a Kubernetes API, with a hint (exit 4) | `hardening::api_errors_are_plain_messages` |
 //! | 10. `push --trigger --wait -o json` / `-o yaml`: one document with `push`, `trigger` and `wait` | `hardening::push_trigger_wait_prints_one_document` |
+//! | 6. an API server that accepts connections and never answers: `wait --timeout 3s` exits 3 at its deadline (discovery, tag resolution and the selection's lists are bounded by it), not 4 after a request's 30 s | `hardening::a_paused_api_server_is_a_timeout_at_the_deadline` |
 //! | 8. valid YAML as large as real manifests (a 150,000-key ConfigMap, 30,000 documents in a file) passes the check; an alias bomb is refused as "too large to check" (exit 2, hint `--no-validate`), not as invalid, in a third of a second in a debug build | `oci::artifact::tests::large_valid_yaml_is_checked_and_alias_bombs_are_too_large` |
 //! | 9. an output path that cannot be written (no file can be created in its directory; a socket), for `--dotenv` and `--junit`: exit 2 before any upload, no tag, no file | `hardening::unwritable_output_paths_are_refused_before_any_push` |
 //!
