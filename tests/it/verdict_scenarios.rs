@@ -299,18 +299,6 @@ fn chartref_release(bed: &Bed) {
         .expect("create HelmRelease");
 }
 
-fn push_chart(bed: &Bed, version: &str, annotations: &[(&str, &str)]) -> String {
-    testbed::oci::push_helm_chart(
-        &bed.registry.base_url(),
-        "charts/web",
-        "web",
-        version,
-        &[("templates/configmap.yaml", b"kind: ConfigMap\n")],
-        annotations,
-    )
-    .expect("push chart")
-}
-
 /// Point `tag` at the chart `digest` (the plugin's own `tag`, which
 /// re-puts the same manifest bytes).
 fn retag(bed: &Bed, version: &str, digest: &str, tag: &str) {
@@ -327,7 +315,7 @@ fn retag(bed: &Bed, version: &str, digest: &str, tag: &str) {
 #[test]
 fn chartref_on_a_non_semver_tag_ends_green() {
     let Some(bed) = Bed::start() else { return };
-    let d = push_chart(&bed, "1.4.0", &[]);
+    let d = bed.push_chart("1.4.0", &[]);
     retag(&bed, "1.4.0", &d, "main");
     chart_source(&bed, json!({"tag": "main"}));
     chartref_release(&bed);
@@ -354,7 +342,7 @@ fn chartref_on_a_non_semver_tag_ends_green() {
 #[test]
 fn chart_version_differing_from_its_tag_fails_fast() {
     let Some(bed) = Bed::start() else { return };
-    let d = push_chart(&bed, "1.4.0", &[]);
+    let d = bed.push_chart("1.4.0", &[]);
     retag(&bed, "1.4.0", &d, "1.5.0");
     chart_source(&bed, json!({"tag": "1.5.0"}));
     chartref_release(&bed);
@@ -394,13 +382,13 @@ fn failed_upgrade_stalls_then_the_fix_ends_green() {
             v.replace('+', "_")
         )
     };
-    let d1 = push_chart(&bed, "1.0.0", &[]);
+    let d1 = bed.push_chart("1.0.0", &[]);
     run(bed
         .plugin()
         .args(["wait", "--timeout", "30s", "--artifact"])
         .arg(url("1.0.0", &d1)))
     .assert_ok();
-    let d2 = push_chart(&bed, "1.0.1", &[("sim.gitlab-flux.io/fail", "true")]);
+    let d2 = bed.push_chart("1.0.1", &[("sim.gitlab-flux.io/fail", "true")]);
     let r = run(bed
         .plugin()
         .args(["wait", "--timeout", "60s", "--artifact"])
@@ -408,7 +396,7 @@ fn failed_upgrade_stalls_then_the_fix_ends_green() {
     r.assert_error(1, "HelmRelease/flux-system/web", "");
     assert!(r.stderr.contains("RetriesExceeded"), "{}", r.stderr);
     // SC-HELMTAG: the fix carries build metadata, so its tag has `_`.
-    let d3 = push_chart(&bed, "1.0.2+fix.1", &[]);
+    let d3 = bed.push_chart("1.0.2+fix.1", &[]);
     let fixed = url("1.0.2+fix.1", &d3);
     run(bed.plugin().args(["trigger", "--artifact", &fixed])).assert_ok();
     run(bed
@@ -547,7 +535,7 @@ fn missing_values_fail_fast() {
                      "valuesFrom": [{"kind": "ConfigMap", "name": "web-values"}]},
         }))
         .expect("create HelmRelease");
-    let d = push_chart(&bed, "1.0.0", &[]);
+    let d = bed.push_chart("1.0.0", &[]);
     let r = run(bed
         .plugin()
         .args(["wait", "--timeout", "60s", "--artifact"])
@@ -594,7 +582,7 @@ fn helmrelease_dependency_is_waited_through() {
                      "targetNamespace": "apps", "dependsOn": [{"name": "db"}]},
         }))
         .expect("create HelmRelease");
-    let d = push_chart(&bed, "1.0.0", &[]);
+    let d = bed.push_chart("1.0.0", &[]);
     let store = bed.store.clone();
     let later = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));

@@ -53,7 +53,7 @@ fn helmrelease_shipped_in_the_artifact() {
                      "interval": "1m", "insecure": true},
         }))
         .expect("create HelmRepository");
-    push_chart(&bed, "1.0.0", &[]);
+    bed.push_chart("1.0.0", &[]);
     bed.create_source(NS, "apps", "demo/apps", json!({"tag": "latest"}));
     bed.create_ks(NS, "apps", "apps", json!({}));
     let d1 = bed.push(
@@ -104,18 +104,6 @@ fn helmrelease_shipped_in_the_artifact() {
     assert_eq!(object(&report, "HelmRelease", "web")["state"], "failed");
 }
 
-fn push_chart(bed: &Bed, version: &str, annotations: &[(&str, &str)]) -> String {
-    testbed::oci::push_helm_chart(
-        &bed.registry.base_url(),
-        "charts/web",
-        "web",
-        version,
-        &[("templates/configmap.yaml", b"kind: ConfigMap\n")],
-        annotations,
-    )
-    .expect("push chart")
-}
-
 #[test]
 fn helmrelease_chartref_success_then_upgrade_failure() {
     let Some(bed) = Bed::start() else { return };
@@ -139,7 +127,7 @@ fn helmrelease_chartref_success_then_upgrade_failure() {
                      "targetNamespace": "apps", "values": {"replicaCount": 1}},
         }))
         .expect("create HelmRelease");
-    let d1 = push_chart(&bed, "1.0.0", &[]);
+    let d1 = bed.push_chart("1.0.0", &[]);
     let url =
         |version: &str, d: &str| format!("oci://{}/charts/web:{version}@{d}", bed.registry.host());
     let r = run(bed
@@ -155,7 +143,7 @@ fn helmrelease_chartref_success_then_upgrade_failure() {
     let stored = bed.store.get(HR, "HelmRelease", NS, "web").expect("hr");
     assert_eq!(stored["status"]["lastAttemptedRevisionDigest"], d1.as_str());
 
-    let d2 = push_chart(&bed, "1.0.1", &[("sim.gitlab-flux.io/fail", "true")]);
+    let d2 = bed.push_chart("1.0.1", &[("sim.gitlab-flux.io/fail", "true")]);
     let started = Instant::now();
     let r = run(bed
         .plugin()

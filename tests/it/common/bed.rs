@@ -88,6 +88,20 @@ impl Bed {
         .expect("push artifact")
     }
 
+    /// Push the Helm chart `web` at `version` to `charts/web` (Helm's OCI
+    /// format, with the test bed's own client); returns the manifest digest.
+    pub fn push_chart(&self, version: &str, annotations: &[(&str, &str)]) -> String {
+        testbed::oci::push_helm_chart(
+            &self.registry.base_url(),
+            "charts/web",
+            "web",
+            version,
+            &[("templates/configmap.yaml", b"kind: ConfigMap\n")],
+            annotations,
+        )
+        .expect("push chart")
+    }
+
     /// `oci://<host>/<repo>:<tag>@<digest>` as push prints it.
     pub fn artifact(&self, repo: &str, tag: &str, digest: &str) -> String {
         format!("oci://{}/{repo}:{tag}@{digest}", self.registry.host())
