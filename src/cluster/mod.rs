@@ -49,9 +49,9 @@ impl Cluster {
         // kube-rs would run an exec plugin itself, synchronously, with no
         // time limit and its stdout in the error: run it here instead.
         exec::resolve(&mut config, &resolved.context, exec_limit).await?;
-        if let Some(t) = request_timeout {
-            config.connect_timeout = Some(t);
-        }
+        // `--request-timeout 0` means no limit: not even kube's own 30 s
+        // for connecting (and the TLS handshake).
+        config.connect_timeout = request_timeout;
         // Watches are long-lived: never cut them with a read timeout; the
         // watch layer has its own liveness handling.
         config.read_timeout = None;

@@ -1003,4 +1003,20 @@ fn a_paused_api_server_is_a_timeout_at_the_deadline() {
             .args(["wait", "kustomization/apps", "--timeout", "3s"]),
     );
     r.assert_error(3, "timed out after 3s", "--timeout");
+    // `--request-timeout 0` is no limit at all: not even the client's own
+    // 30 s for connecting; the wait's --timeout (here past 30 s) decides.
+    let r = crate::common::run(
+        crate::common::plugin(dir.path())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args([
+                "--request-timeout",
+                "0",
+                "wait",
+                "kustomization/apps",
+                "--timeout",
+                "33s",
+            ]),
+    );
+    r.assert_error(3, "timed out after 33s", "--timeout");
 }
