@@ -99,8 +99,12 @@ pub async fn select(api: &FluxApi, target: &TargetArgs, namespace: &str) -> Resu
     let need_consumers = artifact.is_some() || target.dependents;
     let mut candidate_lists: Vec<Listed> = Vec::new();
     if need_consumers {
-        for kind in [FluxKind::Kustomization, FluxKind::HelmRelease] {
-            candidate_lists.push(listed(kind, api.list_at(kind, scope).await?));
+        let kinds = [FluxKind::Kustomization, FluxKind::HelmRelease];
+        let lists =
+            futures::future::try_join_all(kinds.iter().map(|&kind| api.list_at(kind, scope)))
+                .await?;
+        for (kind, list) in kinds.into_iter().zip(lists) {
+            candidate_lists.push(listed(kind, list));
         }
     }
     let cand_refs: Vec<(FluxKind, &Value)> = candidate_lists
