@@ -173,9 +173,7 @@ fn apply_helmchart(sh: &Shared, obj: &Value, src: &ChartSource) {
 }
 
 /// Read `<chart>/Chart.yaml` from a chart tarball.
-pub(crate) fn read_chart(
-    layer: &[u8],
-) -> Result<(String, String, String, Map<String, Value>), String> {
+pub(crate) fn read_chart(layer: &[u8]) -> Result<ChartMeta, String> {
     let files = oci::unpack_tar_gz(layer).map_err(|e| format!("failed to load chart: {e:#}"))?;
     let (path, bytes) = files
         .iter()
@@ -303,6 +301,42 @@ pub(crate) fn mutate_chart_version(
     Ok((v.render(), digest))
 }
 
+/// Chart metadata read from a chart tarball: name, version, appVersion,
+/// annotations.
+pub(crate) type ChartMeta = (String, String, String, Map<String, Value>);
+
+/// HC-SRC: the stored artifact at the revision the source `src` reports
+/// (a wait while it is not there), and the chart in it (a chart that does
+/// not load is an error).
+fn load_chart(
+    sh: &Shared,
+    src: &Value,
+    (ns, name): (&str, &str),
+    requeue: &str,
+) -> Result<(Arc<super::StoredArtifact>, ChartMeta), Halt> {
+    let revision = str_at(src, "/status/artifact/revision").unwrap_or("");
+    let art = sh
+        .artifact(ns, name)
+        .filter(|a| a.revision == revision)
+        .ok_or_else(|| {
+            halt(
+                "ArtifactFailed",
+                format!("Source not ready: artifact not found. Retrying in {requeue}"),
+                true,
+                false,
+            )
+        })?;
+    let meta = read_chart(&art.layer).map_err(|m| {
+        halt(
+            "ArtifactFailed",
+            format!("Could not load chart: {m}"),
+            false,
+            true,
+        )
+    })?;
+    Ok((art, meta))
+}
+
 /// Source, readiness, values, chart and version mutation, in
 /// helm-controller `reconcileRelease`'s order.
 fn resolve(sh: &Shared, obj: &Value, src: &ChartSource) -> Result<(ResolvedChart, Value), Halt> {
@@ -330,28 +364,9 @@ fn resolve(sh: &Shared, obj: &Value, src: &ChartSource) -> Result<(ResolvedChart
                 })?;
             source_ready("HelmChart", &src).map_err(|m| halt("SourceNotReady", m, true, false))?;
             let values = values_of(sh, obj)?;
-            let revision = str_at(&src, "/status/artifact/revision").unwrap_or("");
             let (ans, aname) = super::helmchart::artifact_key(source_ns, &name);
-            let art = sh
-                .artifact(&ans, &aname)
-                .filter(|a| a.revision == revision)
-                .ok_or_else(|| {
-                    halt(
-                        "ArtifactFailed",
-                        format!("Source not ready: artifact not found. Retrying in {requeue}"),
-                        true,
-                        false,
-                    )
-                })?;
-            let (chart, version, app_version, annotations) =
-                read_chart(&art.layer).map_err(|m| {
-                    halt(
-                        "ArtifactFailed",
-                        format!("Could not load chart: {m}"),
-                        false,
-                        true,
-                    )
-                })?;
+            let (art, (chart, version, app_version, annotations)) =
+                load_chart(sh, &src, (&ans, &aname), &requeue)?;
             // HC-CHARTTEMPLATE: no mutation for HelmChart sources: the
             // chart's own version, no digest.
             Ok((
@@ -384,27 +399,8 @@ fn resolve(sh: &Shared, obj: &Value, src: &ChartSource) -> Result<(ResolvedChart
                 .map_err(|m| halt("SourceNotReady", m, true, false))?;
             // HC-VALUES.
             let values = values_of(sh, obj)?;
-            let revision = str_at(&src, "/status/artifact/revision").unwrap_or("");
-            let art = sh
-                .artifact(ns, name)
-                .filter(|a| a.revision == revision)
-                .ok_or_else(|| {
-                    halt(
-                        "ArtifactFailed",
-                        format!("Source not ready: artifact not found. Retrying in {requeue}"),
-                        true,
-                        false,
-                    )
-                })?;
-            let (chart, version, app_version, annotations) =
-                read_chart(&art.layer).map_err(|m| {
-                    halt(
-                        "ArtifactFailed",
-                        format!("Could not load chart: {m}"),
-                        false,
-                        true,
-                    )
-                })?;
+            let (art, (chart, version, app_version, annotations)) =
+                load_chart(sh, &src, (ns, name), &requeue)?;
             // HC-MUTATE / HC-CHARTREF.
             let (version, digest) = mutate_chart_version(&version, &art.revision)
                 .map_err(|m| halt("ChartMutateError", m, false, false))?;
